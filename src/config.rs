@@ -1,0 +1,240 @@
+//! Settings, read once from the environment. Secrets are wrapped so `Debug`
+//! never prints them.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::db::sqlite_path;
+
+/// A string that never shows up in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("cannot read or create the JWT secret file {path}: {source}")]
+    SecretFile {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Where the JWT signing key comes from.
+#[derive(Debug, Clone)]
+pub enum JwtSecretSource {
+    /// Set through `JWT_SECRET`.
+    Env(Secret),
+    /// Generated once and kept in this file (mode 0600).
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    pub api_key: Option<Secret>,
+    pub base_url: String,
+    pub model: String,
+    pub timeout_secs: u64,
+    pub max_retries: usize,
+    pub context_max_messages: usize,
+    pub context_max_chars: usize,
+    /// Consecutive failures that open the circuit breaker.
+    pub breaker_threshold: u32,
+    /// How long an open breaker keeps the provider out of the path.
+    pub breaker_cooldown_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: String,
+    pub database_url: String,
+    pub db_pool_size: u32,
+    pub jwt_secret: JwtSecretSource,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub bcrypt_cost: u32,
+    pub allow_registration: bool,
+    pub max_body_bytes: usize,
+    pub rate_limit_auth_per_min: u32,
+    pub rate_limit_messages_per_min: u32,
+    pub metrics_token: Option<Secret>,
+    pub llm: LlmSettings,
+}
+
+pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let database_url = env.string("DATABASE_URL", "data/chat.db");
+        let jwt_secret = match env.non_empty("JWT_SECRET") {
+            Some(secret) => JwtSecretSource::Env(Secret::new(secret)),
+            None => JwtSecretSource::File(data_dir(&database_url).join("jwt_secret")),
+        };
+        let bcrypt_cost = env.parse("BCRYPT_COST", bcrypt::DEFAULT_COST)?;
+        if !(4..=31).contains(&bcrypt_cost) {
+            return Err(invalid("BCRYPT_COST", bcrypt_cost, "must be between 4 and 31"));
+        }
+        let settings = Self {
+            bind: env.string("BIND", "127.0.0.1:8000"),
+            db_pool_size: env.parse("DB_POOL_SIZE", 8)?,
+            database_url,
+            jwt_secret,
+            access_token_ttl_secs: env.parse("ACCESS_TOKEN_TTL", 900)?,
+            refresh_token_ttl_secs: env.parse("REFRESH_TOKEN_TTL", 30 * 24 * 3600)?,
+            bcrypt_cost,
+            allow_registration: env.flag("ALLOW_REGISTRATION", true)?,
+            max_body_bytes: env.parse("MAX_BODY_BYTES", 256 * 1024)?,
+            rate_limit_auth_per_min: env.parse("RATE_LIMIT_AUTH_PER_MIN", 10)?,
+            rate_limit_messages_per_min: env.parse("RATE_LIMIT_MESSAGES_PER_MIN", 60)?,
+            metrics_token: env.non_empty("METRICS_TOKEN").map(Secret::new),
+            llm: LlmSettings {
+                api_key: env.non_empty("OPENAI_API_KEY").map(Secret::new),
+                base_url: env
+                    .non_empty("OPENAI_BASE_URL")
+                    .unwrap_or_else(|| DEFAULT_OPENAI_BASE_URL.to_owned()),
+                model: env.string("OPENAI_MODEL", "gpt-4o-mini"),
+                timeout_secs: env.parse("LLM_TIMEOUT_SECS", 30)?,
+                max_retries: env.parse("LLM_MAX_RETRIES", 1)?,
+                context_max_messages: env.parse("CONTEXT_MAX_MESSAGES", 20)?,
+                context_max_chars: env.parse("CONTEXT_MAX_CHARS", 12_000)?,
+                breaker_threshold: env.parse("LLM_BREAKER_THRESHOLD", 5)?,
+                breaker_cooldown_secs: env.parse("LLM_BREAKER_COOLDOWN_SECS", 30)?,
+            },
+        };
+        if settings.db_pool_size == 0 {
+            return Err(invalid("DB_POOL_SIZE", 0, "must be at least 1"));
+        }
+        if settings.access_token_ttl_secs == 0 || settings.refresh_token_ttl_secs == 0 {
+            return Err(invalid("ACCESS_TOKEN_TTL/REFRESH_TOKEN_TTL", 0, "must be positive"));
+        }
+        if settings.max_body_bytes < 1024 {
+            return Err(invalid("MAX_BODY_BYTES", settings.max_body_bytes, "must be at least 1024"));
+        }
+        if settings.llm.context_max_messages == 0 {
+            return Err(invalid("CONTEXT_MAX_MESSAGES", 0, "must be at least 1"));
+        }
+        Ok(settings)
+    }
+}
+
+/// The directory that holds the database file (and the generated JWT secret).
+pub fn data_dir(database_url: &str) -> PathBuf {
+    let path = sqlite_path(database_url);
+    match Path::new(path).parent() {
+        Some(dir) if path != ":memory:" && !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        Some(_) if path != ":memory:" => PathBuf::from("."),
+        _ => PathBuf::from("data"),
+    }
+}
+
+fn invalid(name: &'static str, value: impl ToString, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        value: value.to_string(),
+        reason: reason.to_owned(),
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn non_empty(&self, name: &str) -> Option<String> {
+        (self.0)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.non_empty(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn parse<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.non_empty(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse()
+                .map_err(|e: T::Err| invalid(name, &raw, &e.to_string())),
+        }
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.non_empty(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+            Some(v) => Err(invalid(name, v, "expected true/false")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.bind, "127.0.0.1:8000");
+        assert_eq!(s.database_url, "data/chat.db");
+        assert_eq!(s.max_body_bytes, 262_144);
+        assert!(s.allow_registration);
+        assert!(matches!(s.jwt_secret, JwtSecretSource::File(ref p) if p.ends_with("data/jwt_secret")));
+    }
+
+    #[test]
+    fn bad_numbers_are_reported_by_name() {
+        let err = settings(&[("BCRYPT_COST", "lots")]).unwrap_err();
+        assert!(err.to_string().contains("BCRYPT_COST"));
+        assert!(settings(&[("BCRYPT_COST", "3")]).is_err());
+        assert!(settings(&[("ALLOW_REGISTRATION", "maybe")]).is_err());
+    }
+
+    #[test]
+    fn secrets_are_hidden_from_debug() {
+        let s = settings(&[("JWT_SECRET", "hunter2"), ("OPENAI_API_KEY", "sk-abc")]).unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains("sk-abc"));
+    }
+
+    #[test]
+    fn sqlite_prefix_is_accepted() {
+        assert_eq!(data_dir("sqlite:///var/lib/chat/chat.db"), PathBuf::from("/var/lib/chat"));
+        assert_eq!(data_dir("chat.db"), PathBuf::from("."));
+    }
+}

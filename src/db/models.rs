@@ -1,0 +1,96 @@
+//! Rows as diesel reads (`X`) and writes (`NewX`) them.
+//!
+//! Ids are UUID strings and times are Unix milliseconds: both are portable
+//! across SQLite and PostgreSQL, sort correctly, and make keyset pagination
+//! cheap.
+
+use diesel::prelude::*;
+
+use super::schema::{chat_messages, chat_sessions, message_sources, refresh_tokens, users};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub is_active: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub is_admin: bool,
+    pub is_active: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = chat_sessions)]
+pub struct ChatSession {
+    pub id: String,
+    pub user_id: String,
+    pub title: Option<String>,
+    pub message_count: i64,
+    pub last_message_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = chat_sessions)]
+pub struct NewChatSession<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub title: Option<&'a str>,
+    pub message_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = chat_messages)]
+pub struct ChatMessage {
+    pub id: String,
+    pub session_id: String,
+    pub role: String,
+    pub content: String,
+    pub model: Option<String>,
+    pub confidence: Option<f64>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub fallback: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = message_sources)]
+pub struct MessageSource {
+    pub id: String,
+    pub message_id: String,
+    pub position: i32,
+    pub title: String,
+    pub url: String,
+    pub snippet: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshToken {
+    pub id: String,
+    pub user_id: String,
+    pub family_id: String,
+    pub token_hash: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}

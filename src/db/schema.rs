@@ -1,0 +1,87 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    chat_messages (id) {
+        id -> Text,
+        session_id -> Text,
+        role -> Text,
+        content -> Text,
+        model -> Nullable<Text>,
+        confidence -> Nullable<Double>,
+        prompt_tokens -> Nullable<BigInt>,
+        completion_tokens -> Nullable<BigInt>,
+        latency_ms -> Nullable<BigInt>,
+        fallback -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    chat_sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        title -> Nullable<Text>,
+        message_count -> BigInt,
+        last_message_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    message_sources (id) {
+        id -> Text,
+        message_id -> Text,
+        position -> Integer,
+        title -> Text,
+        url -> Text,
+        snippet -> Text,
+    }
+}
+
+diesel::table! {
+    rate_limits (key) {
+        key -> Text,
+        window_start -> BigInt,
+        count -> BigInt,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        family_id -> Text,
+        token_hash -> Text,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        is_admin -> Bool,
+        is_active -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(chat_messages -> chat_sessions (session_id));
+diesel::joinable!(chat_sessions -> users (user_id));
+diesel::joinable!(message_sources -> chat_messages (message_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    chat_messages,
+    chat_sessions,
+    message_sources,
+    rate_limits,
+    refresh_tokens,
+    users,
+);

@@ -1,0 +1,162 @@
+//! The assistant the service talks to: provider first, offline responder when
+//! there is no provider, it fails, or its breaker is open. Never fails.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::offline::{chunks, OfflineResponder};
+use super::openai::{elapsed_ms, OpenAiProvider};
+use super::titles::heuristic_title;
+use super::{ChatContext, ChatModel, CircuitBreaker, DeltaSender, LlmError, Reply};
+use crate::config::LlmSettings;
+use crate::metrics::Metrics;
+
+pub struct Assistant {
+    provider: Option<Arc<dyn ChatModel>>,
+    offline: OfflineResponder,
+    breaker: CircuitBreaker,
+    metrics: Arc<Metrics>,
+}
+
+impl Assistant {
+    /// The provider is used when `OPENAI_API_KEY` is set.
+    pub fn from_settings(settings: &LlmSettings, metrics: Arc<Metrics>) -> Self {
+        let provider: Option<Arc<dyn ChatModel>> = match settings.api_key {
+            None => None,
+            Some(_) => match OpenAiProvider::new(settings) {
+                Ok(p) => Some(Arc::new(p)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build the model provider; answering offline");
+                    None
+                }
+            },
+        };
+        let breaker = CircuitBreaker::new(
+            settings.breaker_threshold,
+            Duration::from_secs(settings.breaker_cooldown_secs),
+        );
+        Self::new(provider, breaker, metrics)
+    }
+
+    pub fn new(provider: Option<Arc<dyn ChatModel>>, breaker: CircuitBreaker, metrics: Arc<Metrics>) -> Self {
+        Self {
+            provider,
+            offline: OfflineResponder::default(),
+            breaker,
+            metrics,
+        }
+    }
+
+    pub fn has_provider(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    fn usable_provider(&self) -> Option<&Arc<dyn ChatModel>> {
+        self.provider.as_ref().filter(|_| self.breaker.allow())
+    }
+
+    fn record(&self, result: &Result<Reply, LlmError>) {
+        match result {
+            Ok(reply) => {
+                self.breaker.record_success();
+                self.metrics.llm_call("provider", "ok");
+                if let Some(usage) = reply.usage {
+                    self.metrics.llm_tokens(usage.prompt_tokens, usage.completion_tokens);
+                }
+            }
+            Err(e) => {
+                self.breaker.record_failure();
+                self.metrics.llm_call("provider", "error");
+                tracing::warn!(error = %e, "model provider failed; the offline responder answers");
+            }
+        }
+    }
+
+    fn offline_reply(&self, ctx: &ChatContext, started: Instant) -> Reply {
+        let mut reply = self.offline.answer(ctx);
+        reply.latency_ms = elapsed_ms(started);
+        self.metrics.llm_call("offline", "ok");
+        self.metrics.fallback();
+        reply
+    }
+
+    /// Answers in one piece.
+    pub async fn reply(&self, ctx: &ChatContext) -> Reply {
+        let started = Instant::now();
+        if let Some(provider) = self.usable_provider() {
+            let result = provider.complete(ctx).await;
+            self.record(&result);
+            if let Ok(mut reply) = result {
+                reply.latency_ms = elapsed_ms(started);
+                return reply;
+            }
+        }
+        self.offline_reply(ctx, started)
+    }
+
+    /// Answers in pieces sent to `deltas`, and returns the whole reply.
+    ///
+    /// When the provider fails before sending anything, the offline answer is
+    /// streamed instead. When it fails mid-reply, no more pieces are sent: the
+    /// returned reply is the offline answer (`fallback: true`), which the
+    /// caller sends as the authoritative final message.
+    pub async fn reply_streaming(&self, ctx: &ChatContext, deltas: &DeltaSender) -> Reply {
+        let started = Instant::now();
+        if let Some(provider) = self.usable_provider() {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+            let forward = {
+                let deltas = deltas.clone();
+                async move {
+                    let mut sent = false;
+                    while let Some(piece) = rx.recv().await {
+                        sent = true;
+                        let _ = deltas.send(piece);
+                    }
+                    sent
+                }
+            };
+            let generate = async {
+                let result = provider.stream(ctx, &tx).await;
+                drop(tx);
+                result
+            };
+            let (result, sent_any) = tokio::join!(generate, forward);
+            self.record(&result);
+            match result {
+                Ok(mut reply) => {
+                    reply.latency_ms = elapsed_ms(started);
+                    return reply;
+                }
+                Err(_) if sent_any => return self.offline_reply(ctx, started),
+                Err(_) => {}
+            }
+        }
+        let reply = self.offline_reply(ctx, started);
+        for piece in chunks(&reply.content) {
+            let _ = deltas.send(piece);
+        }
+        reply
+    }
+
+    /// Whether a title should be asked of the provider (rather than derived).
+    pub fn titles_from_provider(&self) -> bool {
+        self.provider.is_some() && self.breaker.is_closed()
+    }
+
+    /// A title for a conversation that opened with `first_message`.
+    pub async fn title(&self, first_message: &str) -> String {
+        let healthy = self.provider.as_ref().filter(|_| self.breaker.is_closed());
+        if let Some(provider) = healthy {
+            match provider.title(first_message).await {
+                Ok(title) => return title,
+                Err(e) => tracing::warn!(error = %e, "title request failed; deriving one"),
+            }
+        }
+        self.heuristic_title(first_message)
+    }
+
+    /// A title derived without a model (instant).
+    pub fn heuristic_title(&self, first_message: &str) -> String {
+        heuristic_title(first_message, self.offline.best_topic(first_message).map(|t| t.title.as_str()))
+    }
+}

@@ -1,0 +1,227 @@
+//! `/auth`: register, sign in, refresh, me.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{client_ip, JsonBody};
+use crate::auth::AuthUser;
+use crate::clock::rfc3339;
+use crate::db::models;
+use crate::domain::{Email, Password, UserName, Violations};
+use crate::error::{AppError, ErrorResponse};
+use crate::service::{tokens, users};
+use crate::startup::AppState;
+
+/// A user account.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    /// UUID v7.
+    #[schema(format = Uuid, example = "01935d7e-8a4b-7c3d-9e2f-1a2b3c4d5e6f")]
+    pub id: String,
+    /// Trimmed and lower-cased.
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+    #[schema(example = "Ann")]
+    pub name: String,
+    pub is_admin: bool,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime, example = "2026-11-24T12:00:00.123Z")]
+    pub created_at: String,
+}
+
+impl From<&models::User> for User {
+    fn from(u: &models::User) -> Self {
+        Self {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            is_admin: u.is_admin,
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+impl From<&AuthUser> for User {
+    fn from(u: &AuthUser) -> Self {
+        Self {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            is_admin: u.is_admin,
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+    /// 8–256 characters; every character counts.
+    #[schema(example = "correct horse battery staple", min_length = 8, max_length = 256)]
+    pub password: String,
+    /// 1–100 characters.
+    #[schema(example = "Ann", min_length = 1, max_length = 100)]
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+    #[schema(example = "correct horse battery staple")]
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    /// The refresh token of the last pair; it stops working once used.
+    pub refresh_token: String,
+}
+
+/// An access token and the refresh token that renews it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    /// JWT (HS256); send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Opaque; exchange it at `/auth/refresh` for a new pair (once).
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: u64,
+}
+
+async fn token_pair(state: &AppState, user_id: String, family: Option<String>) -> Result<TokenPair, AppError> {
+    let access_token = state.jwt.issue(&user_id)?;
+    let ttl = state.settings.refresh_token_ttl_secs;
+    let refresh_token = state
+        .db
+        .run(move |conn| tokens::issue(conn, &user_id, family.as_deref(), ttl))
+        .await?;
+    Ok(TokenPair {
+        access_token,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: state.jwt.access_ttl_secs,
+    })
+}
+
+/// Create an account.
+#[utoipa::path(
+    post, path = "/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created", body = User),
+        (status = 400, description = "Malformed body", body = ErrorResponse),
+        (status = 403, description = "Registration is switched off (`registration_closed`)", body = ErrorResponse),
+        (status = 409, description = "Email already registered", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "A field breaks a rule", body = ErrorResponse),
+        (status = 429, description = "Too many requests", body = ErrorResponse),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<RegisterRequest>,
+) -> Result<HttpResponse, AppError> {
+    if !state.settings.allow_registration {
+        return Err(AppError::RegistrationClosed);
+    }
+    let mut violations = Violations::default();
+    let email = violations.check(Email::parse(&body.email));
+    let name = violations.check(UserName::parse(&body.name));
+    let password = violations.check(Password::parse(body.password));
+    violations.finish()?;
+    let (Some(email), Some(name), Some(password)) = (email, name, password) else {
+        return Err(AppError::internal("validated fields missing"));
+    };
+    let hash = state.hasher.hash(password.expose().to_owned()).await?;
+    let user = state
+        .db
+        .run(move |conn| users::create(conn, &email, &name, &hash, false))
+        .await?;
+    Ok(HttpResponse::Created().json(User::from(&user)))
+}
+
+/// Sign in: exchange email and password for a token pair.
+#[utoipa::path(
+    post, path = "/auth/token", tag = "auth",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenPair),
+        (status = 400, description = "Malformed body", body = ErrorResponse),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = ErrorResponse),
+        (status = 403, description = "The account is deactivated", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 429, description = "Too many attempts", body = ErrorResponse),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn issue_token(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    JsonBody(body): JsonBody<TokenRequest>,
+) -> Result<HttpResponse, AppError> {
+    let email = body.email.trim().to_lowercase();
+    state.limiter.check_auth(client_ip(&req), &email).await?;
+    let user = state.db.run(move |conn| users::find_by_email(conn, &email)).await?;
+    let verified = state
+        .hasher
+        .verify(body.password, user.as_ref().map(|u| u.password_hash.clone()))
+        .await?;
+    let user = match user {
+        Some(user) if verified => user,
+        _ => return Err(AppError::InvalidCredentials),
+    };
+    if !user.is_active {
+        return Err(AppError::Forbidden("account is deactivated".into()));
+    }
+    Ok(HttpResponse::Ok().json(token_pair(&state, user.id, None).await?))
+}
+
+/// Exchange a refresh token for a new pair (the old one stops working).
+#[utoipa::path(
+    post, path = "/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new pair", body = TokenPair),
+        (status = 400, description = "Malformed body", body = ErrorResponse),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token; reuse revokes the whole chain", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 429, description = "Too many requests", body = ErrorResponse),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn refresh_token(
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<HttpResponse, AppError> {
+    let ttl = state.settings.refresh_token_ttl_secs;
+    let (user, refresh_token) = state
+        .db
+        .run(move |conn| tokens::rotate(conn, &body.refresh_token, ttl))
+        .await?;
+    Ok(HttpResponse::Ok().json(TokenPair {
+        access_token: state.jwt.issue(&user.id)?,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: state.jwt.access_ttl_secs,
+    }))
+}
+
+/// The signed-in user.
+#[utoipa::path(
+    get, path = "/auth/me", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = User),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorResponse),
+    )
+)]
+pub async fn get_me(user: AuthUser) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(User::from(&user)))
+}

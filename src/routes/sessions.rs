@@ -1,0 +1,203 @@
+//! `/sessions`: the caller's chat sessions.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{resource_id, JsonBody, JsonBodyOrEmpty};
+use super::PageQuery;
+use crate::auth::AuthUser;
+use crate::clock::rfc3339;
+use crate::db::models::ChatSession;
+use crate::domain::SessionTitle;
+use crate::error::{AppError, ErrorResponse};
+use crate::service::sessions;
+use crate::startup::AppState;
+
+/// A conversation.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// `null` until it is set, or named automatically after the first exchange.
+    #[schema(example = "Saving for retirement")]
+    pub title: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// Bumped by every message sent (and by renaming).
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// Messages of both roles.
+    pub message_count: i64,
+}
+
+impl From<&ChatSession> for Session {
+    fn from(s: &ChatSession) -> Self {
+        Self {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            created_at: rfc3339(s.created_at),
+            updated_at: rfc3339(s.updated_at),
+            message_count: s.message_count,
+        }
+    }
+}
+
+/// A page of sessions, most recently updated first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionPage {
+    pub items: Vec<Session>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CreateSessionRequest {
+    /// Optional; 1–200 characters. Without it the session is named after its first exchange.
+    #[schema(max_length = 200)]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RenameSessionRequest {
+    /// 1–200 characters.
+    #[schema(max_length = 200, example = "Retirement questions")]
+    pub title: String,
+}
+
+/// Open a chat session.
+#[utoipa::path(
+    post, path = "/sessions", tag = "sessions",
+    security(("bearer" = [])),
+    request_body(content = CreateSessionRequest, description = "May be empty"),
+    responses(
+        (status = 201, description = "Created", body = Session),
+        (status = 400, description = "Malformed body", body = ErrorResponse),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Title too long or blank", body = ErrorResponse),
+    )
+)]
+pub async fn create_session(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    JsonBodyOrEmpty(body): JsonBodyOrEmpty<CreateSessionRequest>,
+) -> Result<HttpResponse, AppError> {
+    let title = body
+        .title
+        .map(|t| SessionTitle::parse(&t).map_err(|e| AppError::Validation(vec![e])))
+        .transpose()?
+        .map(SessionTitle::into_inner);
+    let session = state
+        .db
+        .run(move |conn| sessions::create(conn, &user.id, title.as_deref()))
+        .await?;
+    Ok(HttpResponse::Created().json(Session::from(&session)))
+}
+
+/// The caller's sessions, most recently updated first.
+#[utoipa::path(
+    get, path = "/sessions", tag = "sessions",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of sessions", body = SessionPage),
+        (status = 400, description = "Bad `limit` or `cursor`", body = ErrorResponse),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+    )
+)]
+pub async fn list_sessions(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, AppError> {
+    let page = query.page()?;
+    let found = state
+        .db
+        .run(move |conn| sessions::list_owned(conn, &user.id, &page))
+        .await?;
+    Ok(HttpResponse::Ok().json(SessionPage {
+        items: found.items.iter().map(Session::from).collect(),
+        next_cursor: found.next_cursor,
+    }))
+}
+
+/// One of the caller's sessions.
+#[utoipa::path(
+    get, path = "/sessions/{id}", tag = "sessions",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Session id")),
+    responses(
+        (status = 200, description = "The session", body = Session),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 404, description = "Absent, or another user's", body = ErrorResponse),
+    )
+)]
+pub async fn get_session(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = resource_id(&id, "chat session")?;
+    let session = state
+        .db
+        .run(move |conn| sessions::get_owned(conn, &user.id, &id))
+        .await?;
+    Ok(HttpResponse::Ok().json(Session::from(&session)))
+}
+
+/// Rename a session.
+#[utoipa::path(
+    patch, path = "/sessions/{id}", tag = "sessions",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Session id")),
+    request_body = RenameSessionRequest,
+    responses(
+        (status = 200, description = "Renamed", body = Session),
+        (status = 400, description = "Malformed body", body = ErrorResponse),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 404, description = "Absent, or another user's", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Title too long or blank", body = ErrorResponse),
+    )
+)]
+pub async fn rename_session(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    JsonBody(body): JsonBody<RenameSessionRequest>,
+) -> Result<HttpResponse, AppError> {
+    let id = resource_id(&id, "chat session")?;
+    let title = SessionTitle::parse(&body.title)
+        .map_err(|e| AppError::Validation(vec![e]))?
+        .into_inner();
+    let session = state
+        .db
+        .run(move |conn| sessions::rename(conn, &user.id, &id, &title))
+        .await?;
+    Ok(HttpResponse::Ok().json(Session::from(&session)))
+}
+
+/// Delete a session with its messages and their sources.
+#[utoipa::path(
+    delete, path = "/sessions/{id}", tag = "sessions",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Session id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 404, description = "Absent, or another user's", body = ErrorResponse),
+    )
+)]
+pub async fn delete_session(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = resource_id(&id, "chat session")?;
+    state
+        .db
+        .run(move |conn| sessions::delete(conn, &user.id, &id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

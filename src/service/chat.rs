@@ -1,0 +1,119 @@
+//! A user's message and the assistant's reply, end to end: store the
+//! question, build the context, ask the assistant, store the answer, title
+//! the session.
+
+use std::sync::Arc;
+
+use super::messages::{self, StoredMessage};
+use super::sessions;
+use crate::db::Database;
+use crate::error::AppError;
+use crate::llm::{Assistant, ChatContext, DeltaSender, Reply};
+
+/// How much history the model sees.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextLimits {
+    pub max_messages: usize,
+    pub max_chars: usize,
+}
+
+/// Who is asking.
+#[derive(Debug, Clone)]
+pub struct Asker {
+    pub user_id: String,
+    pub name: String,
+}
+
+/// The stored question and everything needed to answer it.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub session_id: String,
+    pub user_message: StoredMessage,
+    pub context: ChatContext,
+    needs_title: bool,
+}
+
+/// Stores the user's message and reads the context, in one trip to the
+/// blocking pool. 404 when the session is absent or not the asker's.
+pub async fn prepare(
+    db: &Database,
+    asker: &Asker,
+    session_id: &str,
+    content: String,
+    limits: ContextLimits,
+) -> Result<Prepared, AppError> {
+    let (user_id, session_id, name) = (asker.user_id.clone(), session_id.to_owned(), asker.name.clone());
+    db.run(move |conn| {
+        let (user_message, session) = messages::append_user_message(conn, &user_id, &session_id, &content)?;
+        let history = messages::recent_history(conn, &session_id, limits.max_messages, limits.max_chars)?;
+        Ok(Prepared {
+            session_id,
+            user_message,
+            context: ChatContext { user_name: name, history },
+            needs_title: session.title.is_none(),
+        })
+    })
+    .await
+}
+
+/// Stores the reply and titles the session if it has no title yet. A title
+/// from the provider is asked for in the background, so it never delays the
+/// reply; a derived title is set in the same trip as the reply.
+pub async fn finish(
+    db: &Database,
+    assistant: &Arc<Assistant>,
+    prepared: &Prepared,
+    reply: Reply,
+) -> Result<StoredMessage, AppError> {
+    let session_id = prepared.session_id.clone();
+    let after = prepared.user_message.message.created_at;
+    let question = prepared.user_message.message.content.clone();
+    let derived_title = (prepared.needs_title && !assistant.titles_from_provider())
+        .then(|| assistant.heuristic_title(&question));
+    let stored = db
+        .run(move |conn| {
+            let stored = messages::append_assistant_message(conn, &session_id, &reply, after)?;
+            if let Some(title) = derived_title {
+                sessions::set_title_if_unset(conn, &session_id, &title)?;
+            }
+            Ok(stored)
+        })
+        .await?;
+    if prepared.needs_title && assistant.titles_from_provider() {
+        let (db, assistant, session_id) = (db.clone(), Arc::clone(assistant), prepared.session_id.clone());
+        tokio::spawn(async move {
+            let title = assistant.title(&question).await;
+            if let Err(e) = db.run(move |conn| sessions::set_title_if_unset(conn, &session_id, &title)).await {
+                tracing::warn!(error = ?e, "cannot store the session title");
+            }
+        });
+    }
+    Ok(stored)
+}
+
+/// The whole exchange, non-streaming.
+pub async fn send(
+    db: &Database,
+    assistant: &Arc<Assistant>,
+    asker: &Asker,
+    session_id: &str,
+    content: String,
+    limits: ContextLimits,
+) -> Result<(StoredMessage, StoredMessage), AppError> {
+    let prepared = prepare(db, asker, session_id, content, limits).await?;
+    let reply = assistant.reply(&prepared.context).await;
+    let stored = finish(db, assistant, &prepared, reply).await?;
+    Ok((prepared.user_message, stored))
+}
+
+/// Generates and stores the reply for an already stored question, streaming
+/// its text to `deltas`. Runs to completion whether or not anyone listens.
+pub async fn answer_streaming(
+    db: &Database,
+    assistant: &Arc<Assistant>,
+    prepared: &Prepared,
+    deltas: &DeltaSender,
+) -> Result<StoredMessage, AppError> {
+    let reply = assistant.reply_streaming(&prepared.context, deltas).await;
+    finish(db, assistant, prepared, reply).await
+}

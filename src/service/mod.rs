@@ -1,0 +1,12 @@
+//! The service layer: plain functions over a database connection they are
+//! handed. No HTTP types here; errors are `AppError` variants that the web
+//! layer maps to statuses in one place.
+
+pub mod chat;
+pub mod messages;
+pub mod pagination;
+pub mod rate_limit;
+pub mod sessions;
+pub mod stats;
+pub mod tokens;
+pub mod users;

@@ -1,0 +1,137 @@
+//! Chat sessions, always scoped to their owner: another user's session is
+//! indistinguishable from an absent one.
+
+use diesel::prelude::*;
+
+use super::pagination::{Cursor, Page, PageRequest};
+use crate::clock::{new_id, now_ms};
+use crate::db::models::{ChatSession, NewChatSession};
+use crate::db::schema::{chat_sessions, users};
+use crate::db::DbConnection;
+use crate::error::AppError;
+
+fn cursor_of(s: &ChatSession) -> Cursor {
+    Cursor {
+        key: s.updated_at,
+        id: s.id.clone(),
+    }
+}
+
+pub fn create(conn: &mut DbConnection, user_id: &str, title: Option<&str>) -> Result<ChatSession, AppError> {
+    let now = now_ms();
+    let id = new_id();
+    Ok(diesel::insert_into(chat_sessions::table)
+        .values(&NewChatSession {
+            id: &id,
+            user_id,
+            title,
+            message_count: 0,
+            created_at: now,
+            updated_at: now,
+        })
+        .returning(ChatSession::as_returning())
+        .get_result(conn)?)
+}
+
+/// The caller's session, or 404 when it is absent or someone else's.
+pub fn get_owned(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<ChatSession, AppError> {
+    chat_sessions::table
+        .find(id)
+        .filter(chat_sessions::user_id.eq(user_id))
+        .select(ChatSession::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("chat session"))
+}
+
+pub fn get_any(conn: &mut DbConnection, id: &str) -> Result<ChatSession, AppError> {
+    chat_sessions::table
+        .find(id)
+        .select(ChatSession::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("chat session"))
+}
+
+/// The caller's sessions, most recently updated first.
+pub fn list_owned(conn: &mut DbConnection, user_id: &str, page: &PageRequest) -> Result<Page<ChatSession>, AppError> {
+    let mut query = chat_sessions::table
+        .filter(chat_sessions::user_id.eq(user_id))
+        .select(ChatSession::as_select())
+        .order((chat_sessions::updated_at.desc(), chat_sessions::id.desc()))
+        .limit(page.fetch())
+        .into_boxed();
+    if let Some(after) = &page.after {
+        query = query.filter(
+            chat_sessions::updated_at
+                .lt(after.key)
+                .or(chat_sessions::updated_at.eq(after.key).and(chat_sessions::id.lt(after.id.clone()))),
+        );
+    }
+    Ok(Page::from_rows(query.load(conn)?, page, cursor_of))
+}
+
+/// Every session (optionally one user's), with its owner's email.
+pub fn list_all(
+    conn: &mut DbConnection,
+    user_id: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<(ChatSession, String)>, AppError> {
+    let mut query = chat_sessions::table
+        .inner_join(users::table)
+        .select((ChatSession::as_select(), users::email))
+        .order((chat_sessions::updated_at.desc(), chat_sessions::id.desc()))
+        .limit(page.fetch())
+        .into_boxed();
+    if let Some(user_id) = user_id {
+        query = query.filter(chat_sessions::user_id.eq(user_id.to_owned()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(
+            chat_sessions::updated_at
+                .lt(after.key)
+                .or(chat_sessions::updated_at.eq(after.key).and(chat_sessions::id.lt(after.id.clone()))),
+        );
+    }
+    Ok(Page::from_rows(query.load(conn)?, page, |(s, _)| cursor_of(s)))
+}
+
+pub fn rename(conn: &mut DbConnection, user_id: &str, id: &str, title: &str) -> Result<ChatSession, AppError> {
+    diesel::update(
+        chat_sessions::table
+            .find(id)
+            .filter(chat_sessions::user_id.eq(user_id)),
+    )
+    .set((chat_sessions::title.eq(title), chat_sessions::updated_at.eq(now_ms())))
+    .returning(ChatSession::as_returning())
+    .get_result(conn)
+    .optional()?
+    .ok_or_else(|| AppError::not_found("chat session"))
+}
+
+/// Deletes the session; its messages and their sources go with it (cascade).
+pub fn delete(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<(), AppError> {
+    let deleted = diesel::delete(
+        chat_sessions::table
+            .find(id)
+            .filter(chat_sessions::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    if deleted == 0 {
+        return Err(AppError::not_found("chat session"));
+    }
+    Ok(())
+}
+
+/// Sets an automatic title unless the session already has one (a user-set
+/// title is never overwritten). Does not count as activity.
+pub fn set_title_if_unset(conn: &mut DbConnection, id: &str, title: &str) -> Result<bool, AppError> {
+    let updated = diesel::update(
+        chat_sessions::table
+            .find(id)
+            .filter(chat_sessions::title.is_null()),
+    )
+    .set(chat_sessions::title.eq(title))
+    .execute(conn)?;
+    Ok(updated == 1)
+}

@@ -1,0 +1,286 @@
+// Browser test of the admin console (GET /admin/), driving Debian's Chromium with playwright-core.
+//
+//   BASE_URL=http://127.0.0.1:18080 ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=... \
+//     node --test tests/browser/admin.test.mjs
+//
+// tests/browser/run.sh builds that setup (fresh database, admin account, server) and runs this.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { PAGE, cspHashes } from './csp-hash.mjs';
+
+const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:18080').replace(/\/+$/, '');
+const ADMIN_EMAIL = process.env.ADMIN_EMAIL || 'admin@example.com';
+const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD || '';
+const OUT = fileURLToPath(new URL('./out/', import.meta.url));
+const XSS = 'Hello <script>window.__xss = 1</script><img src=x onerror="window.__xss=2">';
+const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let browser;
+
+before(async () => {
+  mkdirSync(OUT, { recursive: true });
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: LAUNCH_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+// --- HTTP API helpers ----------------------------------------------------------------------------
+
+async function call(method, path, body, token) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(BASE_URL + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(90_000),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { json = null; }
+  return { status: res.status, body: json, text };
+}
+
+function expectStatus(res, status, what) {
+  assert.equal(res.status, status, `${what}: expected HTTP ${status}, got ${res.status}: ${res.text.slice(0, 500)}`);
+  return res.body;
+}
+
+function unique(prefix) {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+}
+
+async function registerUser(prefix) {
+  const email = unique(prefix);
+  const password = 'correct horse battery staple';
+  const user = expectStatus(await call('POST', '/auth/register', { email, password, name: 'Browser Test' }), 201, 'register');
+  assert.equal(user.email, email);
+  assert.equal(user.is_admin, false);
+  return { ...user, password };
+}
+
+async function login(email, password) {
+  return call('POST', '/auth/token', { email, password });
+}
+
+// --- Browser helpers -----------------------------------------------------------------------------
+
+/** A fresh page that records script errors and CSP violations, and answers every dialog with "no". */
+async function newPage() {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+  });
+  page.on('dialog', (d) => { problems.push(`unexpected dialog: ${d.message()}`); d.dismiss().catch(() => {}); });
+  return { context, page, problems };
+}
+
+async function signIn(page, email, password) {
+  await page.goto(`${BASE_URL}/admin/`);
+  await page.locator('#login-email').fill(email);
+  await page.locator('#login-password').fill(password);
+  await page.locator('#login-submit').click();
+}
+
+async function statValue(page, key) {
+  const loc = page.locator(`#stats [data-stat="${key}"]`);
+  await loc.waitFor();
+  const raw = await loc.getAttribute('data-value');
+  const text = (await loc.textContent()) || '';
+  const n = raw !== null && raw !== '' ? Number(raw) : Number(text.replace(/[^\d.]/g, ''));
+  assert.ok(Number.isFinite(n), `stat ${key} is not a number: ${JSON.stringify({ raw, text })}`);
+  return n;
+}
+
+/** Runs fn; on failure leaves a screenshot in out/ for whoever reads the CI log. */
+async function withFailureShot(page, name, fn) {
+  try {
+    await fn();
+  } catch (err) {
+    await page.screenshot({ path: `${OUT}failure-${name}.png`, fullPage: true }).catch(() => {});
+    throw err;
+  }
+}
+
+// --- Tests ---------------------------------------------------------------------------------------
+
+test('the page keeps its CSP script hash in step with its inline script', () => {
+  const { actual, declared } = cspHashes(readFileSync(PAGE, 'utf8'));
+  assert.equal(declared, actual, 'stale CSP hash in assets/admin/index.html: run `node tests/browser/csp-hash.mjs --write`');
+});
+
+test('GET /admin/ serves the console page without authentication', async () => {
+  const res = await fetch(`${BASE_URL}/admin/`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') || '', /text\/html/);
+  const html = await res.text();
+  assert.match(html, /RichesReach Chat — Admin/);
+});
+
+test('admin console: stats, sessions, safe conversation view, deactivation, token refresh', async () => {
+  assert.ok(ADMIN_PASSWORD, 'ADMIN_PASSWORD must be set (run.sh creates the admin and sets it)');
+
+  // A normal user with one session holding a hostile message, set up through the API.
+  const user = await registerUser('browser-user');
+  const pair = expectStatus(await login(user.email, user.password), 200, 'user login');
+  assert.ok(pair.access_token && pair.refresh_token);
+  const session = expectStatus(await call('POST', '/sessions', {}, pair.access_token), 201, 'create session');
+  const sent = expectStatus(
+    await call('POST', `/sessions/${session.id}/messages`, { content: XSS }, pair.access_token), 201, 'send message');
+  assert.equal(sent.user_message.content, XSS);
+  assert.equal(sent.assistant_message.role, 'assistant');
+
+  const { context, page, problems } = await newPage();
+  try {
+    await withFailureShot(page, 'admin', async () => {
+      await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+
+      // Stats.
+      await page.locator('#stats [data-stat="users"][data-value]').waitFor();
+      assert.ok(await page.locator('#console').isVisible(), 'console visible after signing in');
+      assert.ok(await page.locator('#login').isHidden(), 'sign-in form hidden after signing in');
+      assert.ok((await statValue(page, 'users')) >= 2, 'users >= 2');
+      assert.ok((await statValue(page, 'messages')) >= 2, 'messages >= 2');
+      for (const key of ['sessions', 'messages_last_24h', 'fallback_ratio', 'avg_latency_ms']) {
+        assert.ok(await page.locator(`#stats [data-stat="${key}"]`).isVisible(), `stat ${key} shown`);
+      }
+      await page.screenshot({ path: `${OUT}admin.png`, fullPage: true });
+
+      // Tokens are kept in memory only.
+      const stored = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie }));
+      assert.deepEqual(stored, { local: 0, session: 0, cookie: '' }, 'nothing stored in the browser');
+      assert.deepEqual(await context.cookies(), [], 'no cookies');
+
+      // Users: search by email, then that user's sessions.
+      await page.locator('#tab-users').click();
+      await page.locator('#user-search').fill(user.email);
+      await page.locator('#user-search').press('Enter');
+      const row = page.locator(`#users-table tr[data-user-id="${user.id}"]`);
+      await row.waitFor();
+      await page.waitForFunction(() => document.querySelectorAll('#users-table tbody tr[data-user-id]').length === 1);
+      assert.match(await row.textContent(), new RegExp(user.email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+      assert.equal(await row.getAttribute('data-active'), 'true');
+      await row.locator('[data-action="sessions"]').click();
+
+      // Sessions, filtered by that user.
+      const sessionRow = page.locator(`#sessions-table tr[data-session-id="${session.id}"]`);
+      await sessionRow.waitFor();
+      assert.ok(await page.locator('#sessions-filter').isVisible(), 'filter indicator shown');
+      assert.match(await page.locator('#sessions-filter').textContent(), new RegExp(user.email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+      assert.equal(await page.locator('#sessions-table tbody tr[data-session-id]').count(), 1);
+      await sessionRow.locator('[data-action="open"]').click();
+
+      // Conversation: hostile content shows as literal text and does not run.
+      const userMsg = page.locator('#conversation .message[data-role="user"]');
+      await userMsg.waitFor();
+      await page.locator('#conversation .message[data-role="assistant"]').waitFor();
+      assert.ok((await userMsg.innerText()).includes('<script>window.__xss = 1</script>'), 'script tag shown as text');
+      assert.ok((await userMsg.innerText()).includes('<img src=x onerror="window.__xss=2">'), 'img tag shown as text');
+      await page.getByText('<script>window.__xss = 1</script>', { exact: false }).first().waitFor();
+      assert.equal(await page.locator('#conversation script, #conversation img').count(), 0, 'no markup injected');
+      await page.waitForTimeout(300); // give a broken <img> time to fire onerror, were there one
+      assert.equal(await page.evaluate(() => typeof window.__xss), 'undefined', 'injected script did not run');
+      await page.screenshot({ path: `${OUT}conversation.png`, fullPage: true });
+
+      // Clearing the sessions filter shows every session again.
+      await page.locator('#tab-sessions').click();
+      await page.locator('#sessions-clear-filter').click();
+      await page.locator('#sessions-filter').waitFor({ state: 'hidden' });
+      await sessionRow.waitFor();
+
+      // Deactivate the user from the users table (the search is still in place).
+      await page.locator('#tab-users').click();
+      await row.waitFor();
+      await row.locator('[data-action="deactivate"]').click();
+      const inactiveRow = page.locator(`#users-table tr[data-user-id="${user.id}"][data-active="false"]`);
+      await inactiveRow.waitFor();
+      assert.match(await inactiveRow.locator('[data-field="status"]').textContent(), /inactive/i);
+      await inactiveRow.locator('[data-action="activate"]').waitFor();
+      await page.screenshot({ path: `${OUT}users.png` });
+
+      // The server now refuses that user's login.
+      const denied = await login(user.email, user.password);
+      expectStatus(denied, 403, 'login of a deactivated user');
+      assert.equal(denied.body?.error?.code, 'forbidden');
+
+      // An access token that is refused once is renewed with the refresh token, invisibly.
+      await page.locator('#tab-stats').click();
+      await page.locator('#stats[aria-busy="false"] [data-stat="users"][data-value]').waitFor();
+      const refreshCalls = [];
+      page.on('request', (r) => { if (new URL(r.url()).pathname === '/auth/refresh') refreshCalls.push(r); });
+      await page.route((url) => url.pathname === '/admin/stats', (route) => route.fulfill({
+        status: 401,
+        contentType: 'application/json',
+        headers: { 'WWW-Authenticate': 'Bearer' },
+        body: JSON.stringify({ error: { code: 'unauthorized', message: 'token expired' } }),
+      }), { times: 1 });
+      const statsAgain = page.waitForResponse((r) => new URL(r.url()).pathname === '/admin/stats' && r.status() === 200);
+      await page.locator('#stats-refresh').click();
+      await statsAgain;
+      await page.locator('#stats[aria-busy="false"] [data-stat="users"][data-value]').waitFor();
+      assert.equal(refreshCalls.length, 1, 'one POST /auth/refresh');
+      assert.ok(await page.locator('#console').isVisible(), 'still signed in after the refresh');
+      assert.ok(await page.locator('#error').isHidden(), 'no error shown for a transparent refresh');
+
+      // When the refresh fails too, the page goes back to the sign-in form and says why.
+      await page.route((url) => url.pathname === '/admin/stats' || url.pathname === '/auth/refresh', (route) => route.fulfill({
+        status: 401,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'unauthorized', message: 'token expired' } }),
+      }));
+      await page.locator('#stats-refresh').click();
+      await page.locator('#login-form').waitFor();
+      assert.ok(await page.locator('#console').isHidden(), 'console hidden after the session ended');
+      assert.ok(await page.locator('#error').isVisible(), 'error banner explains the sign-out');
+      await page.unrouteAll({ behavior: 'ignoreErrors' });
+    });
+    assert.deepEqual(problems, [], 'no script errors or CSP violations');
+  } finally {
+    await context.close();
+  }
+});
+
+test('a non-admin account sees "not an administrator" and no console', async () => {
+  const user = await registerUser('browser-nonadmin');
+  const { context, page, problems } = await newPage();
+  try {
+    await withFailureShot(page, 'nonadmin', async () => {
+      await signIn(page, user.email, user.password);
+      const msg = page.locator('#not-admin');
+      await msg.waitFor();
+      assert.match(await msg.textContent(), /This account is not an administrator/);
+      assert.ok(await page.locator('#console').isHidden(), 'console stays hidden');
+      assert.ok(await page.locator('#login-form').isVisible(), 'sign-in form stays available');
+    });
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a wrong password shows the server error in the error banner', async () => {
+  const { context, page, problems } = await newPage();
+  try {
+    await withFailureShot(page, 'wrong-password', async () => {
+      await signIn(page, ADMIN_EMAIL, 'definitely-not-the-password');
+      const banner = page.locator('#error');
+      await banner.waitFor();
+      assert.ok(((await banner.textContent()) || '').trim().length > 1, 'error message shown');
+      assert.ok(await page.locator('#console').isHidden());
+    });
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});

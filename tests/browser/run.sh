@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Browser test of the admin console against a real server with a fresh database.
+#
+#   BIN=target/debug/richesreach-chat bash tests/browser/run.sh
+#
+# Installs Debian's Chromium when it is missing, installs playwright-core (no browser download),
+# creates an admin account, starts the server on a free loopback port, runs
+# tests/browser/admin.test.mjs against it and stops the server again. Exits with the test's code.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+BIN="${BIN:-target/debug/richesreach-chat}"
+case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+
+log() { printf '[browser-test] %s\n' "$*" >&2; }
+
+if [ ! -x "$BIN" ]; then
+  log "server binary not found at $BIN (build it first, e.g. cargo build)"
+  exit 2
+fi
+command -v node >/dev/null || { log "node is required"; exit 2; }
+
+# (a) Debian's Chromium: playwright-core drives it, nothing is downloaded.
+if [ ! -x "$CHROMIUM" ]; then
+  log "installing chromium"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# (b) playwright-core.
+(
+  cd tests/browser
+  export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+  if [ -f package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  else
+    npm install --no-audit --no-fund --loglevel=error
+  fi
+)
+rm -rf tests/browser/out
+mkdir -p tests/browser/out
+
+# (c) A server on a free port with a fresh database and an admin account.
+TMP="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+PORT="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+BASE_URL="http://127.0.0.1:$PORT"
+ADMIN_EMAIL="admin@example.com"
+ADMIN_PASSWORD="admin-$(node -e "console.log(require('crypto').randomBytes(12).toString('hex'))")"
+
+export BIND="127.0.0.1:$PORT"
+export DATABASE_URL="$TMP/chat.db"
+export JWT_SECRET="browser-test-secret"
+export BCRYPT_COST=4
+export RATE_LIMIT_AUTH_PER_MIN=0
+
+log "creating $ADMIN_EMAIL"
+PASSWORD="$ADMIN_PASSWORD" "$BIN" create-user --email "$ADMIN_EMAIL" --name Admin --admin
+
+log "starting the server on $BASE_URL"
+"$BIN" serve >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+
+if ! BASE_URL="$BASE_URL" SERVER_PID="$SERVER_PID" node -e '
+  const deadline = Date.now() + 30000;
+  const alive = () => { try { process.kill(Number(process.env.SERVER_PID), 0); return true; } catch { return false; } };
+  (async () => {
+    while (Date.now() < deadline) {
+      if (!alive()) { console.error("the server exited during start-up"); process.exit(1); }
+      try {
+        const r = await fetch(process.env.BASE_URL + "/healthz", { signal: AbortSignal.timeout(2000) });
+        if (r.status === 200) process.exit(0);
+      } catch {}
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    console.error("GET /healthz did not answer 200 within 30 s");
+    process.exit(1);
+  })();
+'; then
+  log "server did not become healthy; its log:"
+  cat "$TMP/server.log" >&2 || true
+  exit 1
+fi
+
+# (d) The test.
+set +e
+BASE_URL="$BASE_URL" ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" CHROMIUM="$CHROMIUM" \
+  node --test --test-concurrency=1 tests/browser/admin.test.mjs
+STATUS=$?
+set -e
+if [ "$STATUS" -ne 0 ]; then
+  log "tests failed (exit $STATUS); last lines of the server log:"
+  tail -n 80 "$TMP/server.log" >&2 || true
+  log "screenshots: tests/browser/out/"
+fi
+# (e) cleanup runs on exit.
+exit "$STATUS"
