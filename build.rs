@@ -19,8 +19,15 @@ fn main() {
     files.sort();
     let mut out = String::from("/// `(slug, file contents)` of every knowledge-base topic.\npub static KNOWLEDGE_FILES: &[(&str, &str)] = &[\n");
     for path in &files {
-        let slug = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        let _ = writeln!(out, "    ({slug:?}, include_str!({:?})),", path.display().to_string());
+        let slug = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    ({slug:?}, include_str!({:?})),",
+            path.display().to_string()
+        );
     }
     out.push_str("];\n");
     let out_dir = std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into());

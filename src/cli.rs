@@ -11,7 +11,11 @@ use crate::service::users;
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
-#[command(name = "richesreach-chat", version, about = "RichesReach Chat: the chat backend of RichesReach")]
+#[command(
+    name = "richesreach-chat",
+    version,
+    about = "RichesReach Chat: the chat backend of RichesReach"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -52,7 +56,10 @@ pub async fn run(cli: Cli) -> CliResult {
             let settings = Settings::from_env()?;
             let db = Database::connect(&settings.database_url, 1)?;
             let applied = db.migrate()?;
-            println!("{applied} migration(s) applied to {}", settings.database_url);
+            println!(
+                "{applied} migration(s) applied to {}",
+                settings.database_url
+            );
             Ok(())
         }
         Command::CreateUser { email, name, admin } => {
@@ -64,14 +71,19 @@ pub async fn run(cli: Cli) -> CliResult {
                 _ => rpassword::prompt_password("Password: ")?,
             };
             let password = Password::parse(raw).map_err(|e| format!("password {}", e.message))?;
-            let hash = PasswordHasher::new(settings.bcrypt_cost).hash_blocking(password.expose())?;
+            let hash =
+                PasswordHasher::new(settings.bcrypt_cost).hash_blocking(password.expose())?;
             let db = Database::connect(&settings.database_url, 1)?;
             db.migrate()?;
             let mut conn = db.get()?;
             let user = users::create(&mut conn, &email, &name, &hash, admin)?;
             println!(
                 "created {} {} ({}) in {}",
-                if user.is_admin { "administrator" } else { "user" },
+                if user.is_admin {
+                    "administrator"
+                } else {
+                    "user"
+                },
                 user.email,
                 user.id,
                 settings.database_url

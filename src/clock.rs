@@ -25,6 +25,6 @@ mod tests {
 
     #[test]
     fn formats_utc_with_milliseconds() {
-        assert_eq!(rfc3339(1_795_953_600_123), "2026-11-30T08:00:00.123Z");
+        assert_eq!(rfc3339(1_795_953_600_123), "2026-11-29T12:00:00.123Z");
     }
 }

@@ -99,7 +99,11 @@ impl Settings {
         };
         let bcrypt_cost = env.parse("BCRYPT_COST", bcrypt::DEFAULT_COST)?;
         if !(4..=31).contains(&bcrypt_cost) {
-            return Err(invalid("BCRYPT_COST", bcrypt_cost, "must be between 4 and 31"));
+            return Err(invalid(
+                "BCRYPT_COST",
+                bcrypt_cost,
+                "must be between 4 and 31",
+            ));
         }
         let settings = Self {
             bind: env.string("BIND", "127.0.0.1:8000"),
@@ -132,10 +136,18 @@ impl Settings {
             return Err(invalid("DB_POOL_SIZE", 0, "must be at least 1"));
         }
         if settings.access_token_ttl_secs == 0 || settings.refresh_token_ttl_secs == 0 {
-            return Err(invalid("ACCESS_TOKEN_TTL/REFRESH_TOKEN_TTL", 0, "must be positive"));
+            return Err(invalid(
+                "ACCESS_TOKEN_TTL/REFRESH_TOKEN_TTL",
+                0,
+                "must be positive",
+            ));
         }
         if settings.max_body_bytes < 1024 {
-            return Err(invalid("MAX_BODY_BYTES", settings.max_body_bytes, "must be at least 1024"));
+            return Err(invalid(
+                "MAX_BODY_BYTES",
+                settings.max_body_bytes,
+                "must be at least 1024",
+            ));
         }
         if settings.llm.context_max_messages == 0 {
             return Err(invalid("CONTEXT_MAX_MESSAGES", 0, "must be at least 1"));
@@ -166,7 +178,9 @@ struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
 impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
     fn non_empty(&self, name: &str) -> Option<String> {
-        (self.0)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     fn string(&self, name: &str, default: &str) -> String {
@@ -202,8 +216,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -214,7 +230,9 @@ mod tests {
         assert_eq!(s.database_url, "data/chat.db");
         assert_eq!(s.max_body_bytes, 262_144);
         assert!(s.allow_registration);
-        assert!(matches!(s.jwt_secret, JwtSecretSource::File(ref p) if p.ends_with("data/jwt_secret")));
+        assert!(
+            matches!(s.jwt_secret, JwtSecretSource::File(ref p) if p.ends_with("data/jwt_secret"))
+        );
     }
 
     #[test]
@@ -234,7 +252,10 @@ mod tests {
 
     #[test]
     fn sqlite_prefix_is_accepted() {
-        assert_eq!(data_dir("sqlite:///var/lib/chat/chat.db"), PathBuf::from("/var/lib/chat"));
+        assert_eq!(
+            data_dir("sqlite:///var/lib/chat/chat.db"),
+            PathBuf::from("/var/lib/chat")
+        );
         assert_eq!(data_dir("chat.db"), PathBuf::from("."));
     }
 }

@@ -57,7 +57,9 @@ impl Email {
             && domain
                 .split('.')
                 .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         let printable = email.chars().all(|c| !c.is_whitespace() && !c.is_control());
         if valid_local && valid_domain && printable {
             Ok(Self(email))
@@ -88,7 +90,10 @@ impl Password {
         if chars < PASSWORD_MIN_CHARS {
             Err(FieldError::new("password", "must be at least 8 characters"))
         } else if chars > PASSWORD_MAX_CHARS {
-            Err(FieldError::new("password", "must be at most 256 characters"))
+            Err(FieldError::new(
+                "password",
+                "must be at most 256 characters",
+            ))
         } else {
             Ok(Self(raw))
         }
@@ -107,11 +112,17 @@ fn bounded_text(field: &str, raw: &str, max: usize, multiline: bool) -> Result<S
         return Err(FieldError::new(field, "must not be blank"));
     }
     if text.chars().count() > max {
-        return Err(FieldError::new(field, format!("must be at most {max} characters")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     let allowed = |c: char| !c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t'));
     if !text.chars().all(allowed) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(text.to_owned())
 }
@@ -161,12 +172,24 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
-        assert_eq!(Email::parse("  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+        assert_eq!(
+            Email::parse("  Ann@Example.COM ").unwrap().as_str(),
+            "ann@example.com"
+        );
     }
 
     #[test]
     fn implausible_emails_are_rejected() {
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a nn@example.com", "ann@exa mple.com", "ann@.com"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a nn@example.com",
+            "ann@exa mple.com",
+            "ann@.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

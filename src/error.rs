@@ -161,7 +161,8 @@ impl ResponseError for AppError {
         let mut response = HttpResponse::build(self.status_code());
         match self {
             Self::Unauthorized(_) => {
-                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));

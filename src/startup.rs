@@ -39,7 +39,10 @@ pub enum StartupError {
     #[error(transparent)]
     Database(#[from] DbSetupError),
     #[error("cannot bind {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Secret(#[from] crate::config::ConfigError),
 }
@@ -49,12 +52,12 @@ pub enum StartupError {
 pub fn jwt_secret(settings: &Settings) -> Result<Vec<u8>, crate::config::ConfigError> {
     match &settings.jwt_secret {
         JwtSecretSource::Env(secret) => Ok(secret.expose().as_bytes().to_vec()),
-        JwtSecretSource::File(path) => load_or_create_secret(path).map_err(|source| {
-            crate::config::ConfigError::SecretFile {
+        JwtSecretSource::File(path) => {
+            load_or_create_secret(path).map_err(|source| crate::config::ConfigError::SecretFile {
                 path: path.display().to_string(),
                 source,
-            }
-        }),
+            })
+        }
     }
 }
 
@@ -98,29 +101,42 @@ impl Application {
         }
         let secret = jwt_secret(&settings)?;
         let metrics = Arc::new(Metrics::default());
-        let assistant = Arc::new(Assistant::from_settings(&settings.llm, Arc::clone(&metrics)));
+        let assistant = Arc::new(Assistant::from_settings(
+            &settings.llm,
+            Arc::clone(&metrics),
+        ));
         if assistant.has_provider() {
             tracing::info!(base_url = %settings.llm.base_url, model = %settings.llm.model, "answering with the model provider");
         } else {
-            tracing::warn!("OPENAI_API_KEY is not set: the offline assistant answers every message");
+            tracing::warn!(
+                "OPENAI_API_KEY is not set: the offline assistant answers every message"
+            );
         }
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(&secret, settings.access_token_ttl_secs),
             hasher: PasswordHasher::new(settings.bcrypt_cost),
-            limiter: RateLimiter::new(db.clone(), settings.rate_limit_auth_per_min, settings.rate_limit_messages_per_min),
+            limiter: RateLimiter::new(
+                db.clone(),
+                settings.rate_limit_auth_per_min,
+                settings.rate_limit_messages_per_min,
+            ),
             assistant,
             metrics,
             db,
             settings: Arc::new(settings),
         });
-        let listener = TcpListener::bind(&state.settings.bind).map_err(|source| StartupError::Bind {
-            addr: state.settings.bind.clone(),
-            source,
-        })?;
-        let port = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: state.settings.bind.clone(),
-            source,
-        })?.port();
+        let listener =
+            TcpListener::bind(&state.settings.bind).map_err(|source| StartupError::Bind {
+                addr: state.settings.bind.clone(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: state.settings.bind.clone(),
+                source,
+            })?
+            .port();
         let openapi = ApiDoc::openapi();
         let server = HttpServer::new(move || {
             App::new()
@@ -193,7 +209,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/admin/users/{id}", "PATCH").route(web::patch().to(admin::update_user)))
         .service(resource("/admin/sessions", "GET").route(web::get().to(admin::list_all_sessions)))
         .service(
-            resource("/admin/sessions/{id}/messages", "GET").route(web::get().to(admin::list_session_messages)),
+            resource("/admin/sessions/{id}/messages", "GET")
+                .route(web::get().to(admin::list_session_messages)),
         )
         .service(resource("/admin/", "GET").route(web::get().to(admin::admin_page)))
         .service(resource("/admin", "GET").route(web::get().to(|| async {

@@ -31,7 +31,8 @@ impl FromRequest for AuthUser {
         let bearer = BearerAuth::from_request(req, payload).into_inner();
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let bearer = bearer.map_err(|_| AppError::Unauthorized("missing bearer token".into()))?;
+            let bearer =
+                bearer.map_err(|_| AppError::Unauthorized("missing bearer token".into()))?;
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
             let claims = state.jwt.verify(bearer.token())?;
             let user = state

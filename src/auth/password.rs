@@ -79,7 +79,10 @@ mod tests {
         let hasher = PasswordHasher::new(4);
         let base = "a".repeat(100);
         let hash = hasher.hash(format!("{base}1")).await.unwrap();
-        assert!(hasher.verify(format!("{base}1"), Some(hash.clone())).await.unwrap());
+        assert!(hasher
+            .verify(format!("{base}1"), Some(hash.clone()))
+            .await
+            .unwrap());
         assert!(!hasher.verify(format!("{base}2"), Some(hash)).await.unwrap());
     }
 

@@ -75,7 +75,10 @@ impl Database {
     pub fn connect(database_url: &str, max_connections: u32) -> Result<Self, DbSetupError> {
         let path = sqlite_path(database_url);
         if path != ":memory:" {
-            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(dir).map_err(|source| DbSetupError::CreateDir {
                     path: dir.display().to_string(),
                     source,
@@ -93,7 +96,10 @@ impl Database {
 
     /// Applies every pending embedded migration; returns how many ran.
     pub fn migrate(&self) -> Result<usize, DbSetupError> {
-        let mut conn = self.pool.get().map_err(|e| DbSetupError::Migrations(e.to_string()))?;
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| DbSetupError::Migrations(e.to_string()))?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| DbSetupError::Migrations(e.to_string()))?;
@@ -124,9 +130,7 @@ impl Database {
 
     /// `SELECT 1`, for readiness probes.
     pub async fn ping(&self) -> Result<(), AppError> {
-        self.run(|conn| {
-            conn.batch_execute("SELECT 1").map_err(AppError::from)
-        })
-        .await
+        self.run(|conn| conn.batch_execute("SELECT 1").map_err(AppError::from))
+            .await
     }
 }

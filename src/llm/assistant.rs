@@ -38,7 +38,11 @@ impl Assistant {
         Self::new(provider, breaker, metrics)
     }
 
-    pub fn new(provider: Option<Arc<dyn ChatModel>>, breaker: CircuitBreaker, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        provider: Option<Arc<dyn ChatModel>>,
+        breaker: CircuitBreaker,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             provider,
             offline: OfflineResponder::default(),
@@ -61,7 +65,8 @@ impl Assistant {
                 self.breaker.record_success();
                 self.metrics.llm_call("provider", "ok");
                 if let Some(usage) = reply.usage {
-                    self.metrics.llm_tokens(usage.prompt_tokens, usage.completion_tokens);
+                    self.metrics
+                        .llm_tokens(usage.prompt_tokens, usage.completion_tokens);
                 }
             }
             Err(e) => {
@@ -157,6 +162,11 @@ impl Assistant {
 
     /// A title derived without a model (instant).
     pub fn heuristic_title(&self, first_message: &str) -> String {
-        heuristic_title(first_message, self.offline.best_topic(first_message).map(|t| t.title.as_str()))
+        heuristic_title(
+            first_message,
+            self.offline
+                .best_topic(first_message)
+                .map(|t| t.title.as_str()),
+        )
     }
 }

@@ -13,13 +13,14 @@ use super::{ChatContext, ChatModel, DeltaSender, LlmError, Reply, Role, SourceRe
 pub const FALLBACK_MODEL: &str = "fallback";
 
 /// A score below which a topic is not considered a match.
-const MIN_SCORE: f64 = 2.0;
+const MIN_SCORE: f64 = 5.0;
 /// How much the previous user message counts when the new one is a follow-up.
 const CONTEXT_WEIGHT: f64 = 0.5;
 /// Score at which confidence reaches about 63% of its range.
-const CONFIDENCE_SCALE: f64 = 8.0;
+const CONFIDENCE_SCALE: f64 = 10.0;
 
-const OFFLINE_NOTE: &str = "I'm RichesReach's offline assistant: the AI model isn't available right now, \
+const OFFLINE_NOTE: &str =
+    "I'm RichesReach's offline assistant: the AI model isn't available right now, \
 so this answer comes from our built-in guides.";
 const NOT_ADVICE: &str = "This is general education, not personal investment advice.";
 
@@ -37,12 +38,34 @@ fn intent(question: &str) -> Intent {
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
         .collect();
-    let all_in = |set: &[&str]| !words.is_empty() && words.iter().all(|w| set.contains(&w.as_str()));
-    const GREETING: &[&str] = &["hi", "hello", "hey", "hiya", "yo", "good", "morning", "afternoon", "evening", "there", "howdy", "greetings", "sup"];
-    const THANKS: &[&str] = &["thanks", "thank", "you", "thx", "ty", "so", "much", "great", "cool", "awesome", "ok", "okay", "perfect", "helpful", "that's", "that", "was", "very", "a", "lot", "cheers"];
+    let all_in =
+        |set: &[&str]| !words.is_empty() && words.iter().all(|w| set.contains(&w.as_str()));
+    const GREETING: &[&str] = &[
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "yo",
+        "good",
+        "morning",
+        "afternoon",
+        "evening",
+        "there",
+        "howdy",
+        "greetings",
+        "sup",
+    ];
+    const THANKS: &[&str] = &[
+        "thanks", "thank", "you", "thx", "ty", "so", "much", "great", "cool", "awesome", "ok",
+        "okay", "perfect", "helpful", "that's", "that", "was", "very", "a", "lot", "cheers",
+    ];
     if all_in(GREETING) {
         Intent::Greeting
-    } else if all_in(THANKS) && words.iter().any(|w| ["thanks", "thank", "thx", "ty", "cheers"].contains(&w.as_str())) {
+    } else if all_in(THANKS)
+        && words
+            .iter()
+            .any(|w| ["thanks", "thank", "thx", "ty", "cheers"].contains(&w.as_str()))
+    {
         Intent::Thanks
     } else {
         Intent::Question
@@ -53,15 +76,44 @@ fn intent(question: &str) -> Intent {
 /// bonds?", "how does that work?").
 fn is_follow_up(question: &str) -> bool {
     let q = question.to_lowercase();
-    let markers = ["tell me more", "more about", "what about", "how about", "and ", "that", "this", " it", "those", "them", "explain", "why", "example", "go on", "elaborate", "more detail", "risks", "kids"];
+    let markers = [
+        "tell me more",
+        "more about",
+        "what about",
+        "how about",
+        "and ",
+        "that",
+        "this",
+        " it",
+        "those",
+        "them",
+        "explain",
+        "why",
+        "example",
+        "go on",
+        "elaborate",
+        "more detail",
+        "risks",
+        "kids",
+    ];
     q.split_whitespace().count() <= 8 && markers.iter().any(|m| q.contains(m))
 }
 
 fn asks_for_personal_advice(question: &str) -> bool {
     let q = question.to_lowercase();
-    ["should i buy", "should i sell", "should i invest", "what should i invest", "what should i buy", "which stock", "what stock", "tell me what to buy", "is it a good time to"]
-        .iter()
-        .any(|p| q.contains(p))
+    [
+        "should i buy",
+        "should i sell",
+        "should i invest",
+        "what should i invest",
+        "what should i buy",
+        "which stock",
+        "what stock",
+        "tell me what to buy",
+        "is it a good time to",
+    ]
+    .iter()
+    .any(|p| q.contains(p))
 }
 
 /// Confidence from the retrieval score: 0 when nothing matches, rising towards
@@ -71,7 +123,11 @@ fn calibrate(score: f64, runner_up: f64) -> f64 {
         return 0.1;
     }
     let strength = 1.0 - (-(score - MIN_SCORE) / CONFIDENCE_SCALE).exp();
-    let margin = if score > 0.0 { ((score - runner_up) / score).clamp(0.0, 1.0) } else { 0.0 };
+    let margin = if score > 0.0 {
+        ((score - runner_up) / score).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     (0.3 + 0.5 * strength + 0.1 * margin).clamp(0.0, 0.9)
 }
 
@@ -113,7 +169,11 @@ impl OfflineResponder {
 
     /// The best topic for a question on its own (used for titles).
     pub fn best_topic(&self, question: &str) -> Option<&Topic> {
-        self.kb.search(question).into_iter().find(|h| h.score >= MIN_SCORE).map(|h| h.topic)
+        self.kb
+            .search(question)
+            .into_iter()
+            .find(|h| h.score >= MIN_SCORE)
+            .map(|h| h.topic)
     }
 
     pub fn answer(&self, ctx: &ChatContext) -> Reply {
@@ -151,7 +211,12 @@ impl OfflineResponder {
         let question = ctx.question();
         let hits = self.retrieve(ctx);
         let Some(best) = hits.first().filter(|h| h.score >= MIN_SCORE) else {
-            let topics: Vec<&str> = self.kb.topics().take(12).map(|t| t.title.as_str()).collect();
+            let topics: Vec<&str> = self
+                .kb
+                .topics()
+                .take(12)
+                .map(|t| t.title.as_str())
+                .collect();
             return (
                 format!("{greeting}{OFFLINE_NOTE} I don't have a guide that answers that, and I'd rather not guess. I can help with topics such as {}, and more. Could you rephrase your question around one of those?", topics.join(", ")),
                 calibrate(0.0, 0.0),
@@ -165,12 +230,32 @@ impl OfflineResponder {
             text.push_str("I can't tell you what to buy or sell — that depends on your goals, timeline and whole financial picture — but here is what matters for the decision.\n\n");
         }
         text.push_str(&format!("**{}**\n\n", best.topic.title));
-        let paragraphs = if wants_more { best.topic.paragraphs.len() } else { 2 };
-        text.push_str(&best.topic.paragraphs.iter().take(paragraphs).cloned().collect::<Vec<_>>().join("\n\n"));
+        let paragraphs = if wants_more {
+            best.topic.paragraphs.len()
+        } else {
+            2
+        };
+        text.push_str(
+            &best
+                .topic
+                .paragraphs
+                .iter()
+                .take(paragraphs)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        );
         let mut used = vec![best.topic];
-        if let Some(related) = hits.get(1).filter(|h| h.score >= best.score * 0.6 && h.score >= MIN_SCORE) {
+        if let Some(related) = hits
+            .get(1)
+            .filter(|h| h.score >= best.score * 0.6 && h.score >= MIN_SCORE)
+        {
             if let Some(first) = related.topic.paragraphs.first() {
-                text.push_str(&format!("\n\nRelated — **{}**: {}", related.topic.title, first_sentences(first, 2)));
+                text.push_str(&format!(
+                    "\n\nRelated — **{}**: {}",
+                    related.topic.title,
+                    first_sentences(first, 2)
+                ));
                 used.push(related.topic);
             }
         }
@@ -181,7 +266,10 @@ impl OfflineResponder {
                 topic.sources.iter().map(|s| SourceRef {
                     title: s.title.clone(),
                     url: s.url.clone(),
-                    snippet: first_sentences(topic.paragraphs.first().map_or("", String::as_str), 1),
+                    snippet: first_sentences(
+                        topic.paragraphs.first().map_or("", String::as_str),
+                        1,
+                    ),
                 })
             })
             .collect();
@@ -248,7 +336,10 @@ impl ChatModel for OfflineResponder {
     }
 
     async fn title(&self, first_message: &str) -> Result<String, LlmError> {
-        Ok(super::titles::heuristic_title(first_message, self.best_topic(first_message).map(|t| t.title.as_str())))
+        Ok(super::titles::heuristic_title(
+            first_message,
+            self.best_topic(first_message).map(|t| t.title.as_str()),
+        ))
     }
 }
 

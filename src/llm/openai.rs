@@ -14,8 +14,9 @@ use async_openai::middleware::retry::OpenAIRetryLayer;
 use async_openai::middleware::ReqwestService;
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessageArgs, ChatCompletionRequestMessage,
-    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage, ChatCompletionStreamOptions,
-    CreateChatCompletionRequest, CreateChatCompletionResponse, FinishReason,
+    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+    ChatCompletionStreamOptions, CreateChatCompletionRequest, CreateChatCompletionResponse,
+    FinishReason,
 };
 use async_openai::Client;
 use async_trait::async_trait;
@@ -58,7 +59,8 @@ impl OpenAiProvider {
     }
 
     fn request(&self, ctx: &ChatContext) -> Result<CreateChatCompletionRequest, LlmError> {
-        let mut messages: Vec<ChatCompletionRequestMessage> = Vec::with_capacity(ctx.history.len() + 1);
+        let mut messages: Vec<ChatCompletionRequestMessage> =
+            Vec::with_capacity(ctx.history.len() + 1);
         messages.push(
             ChatCompletionRequestSystemMessage {
                 content: system_message(ctx).into(),
@@ -88,7 +90,10 @@ impl OpenAiProvider {
         })
     }
 
-    async fn bounded<T>(&self, call: impl std::future::Future<Output = Result<T, OpenAIError>>) -> Result<T, LlmError> {
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, OpenAIError>>,
+    ) -> Result<T, LlmError> {
         tokio::time::timeout(self.timeout, call)
             .await
             .map_err(|_| LlmError::Timeout(self.timeout.as_secs()))?
@@ -126,7 +131,11 @@ fn confidence(finish: Option<&FinishReason>, logprobs: Option<&[f32]>) -> f64 {
         Some(lps) if !lps.is_empty() => {
             let mean = lps.iter().map(|lp| f64::from(lp.exp())).sum::<f64>() / lps.len() as f64;
             let mean = mean.clamp(0.0, 1.0);
-            if base < CONFIDENCE_STOP { mean.min(base) } else { mean }
+            if base < CONFIDENCE_STOP {
+                mean.min(base)
+            } else {
+                mean
+            }
         }
         _ => base,
     }
@@ -182,7 +191,9 @@ impl ChatModel for OpenAiProvider {
             include_usage: Some(true),
             include_obfuscation: None,
         });
-        let mut stream = self.bounded(self.client.chat().create_stream(request)).await?;
+        let mut stream = self
+            .bounded(self.client.chat().create_stream(request))
+            .await?;
         let deadline = started + self.timeout;
         let mut content = String::new();
         let mut model = self.model.clone();
@@ -223,7 +234,9 @@ impl ChatModel for OpenAiProvider {
             return Err(LlmError::Malformed("empty reply".into()));
         }
         if finish.is_none() {
-            return Err(LlmError::Malformed("stream ended without a finish reason".into()));
+            return Err(LlmError::Malformed(
+                "stream ended without a finish reason".into(),
+            ));
         }
         Ok(Reply {
             content,
@@ -261,7 +274,8 @@ impl ChatModel for OpenAiProvider {
             .next()
             .and_then(|c| c.message.content)
             .ok_or_else(|| LlmError::Malformed("no title".into()))?;
-        super::titles::clean_model_title(&raw).ok_or_else(|| LlmError::Malformed("blank title".into()))
+        super::titles::clean_model_title(&raw)
+            .ok_or_else(|| LlmError::Malformed("blank title".into()))
     }
 }
 
@@ -272,7 +286,9 @@ mod tests {
     #[test]
     fn confidence_uses_logprobs_when_present() {
         assert!((confidence(Some(&FinishReason::Stop), None) - CONFIDENCE_STOP).abs() < 1e-9);
-        assert!((confidence(Some(&FinishReason::Length), None) - CONFIDENCE_TRUNCATED).abs() < 1e-9);
+        assert!(
+            (confidence(Some(&FinishReason::Length), None) - CONFIDENCE_TRUNCATED).abs() < 1e-9
+        );
         let c = confidence(Some(&FinishReason::Stop), Some(&[0.0, (0.5f32).ln()]));
         assert!((c - 0.75).abs() < 1e-6);
         let c = confidence(Some(&FinishReason::Length), Some(&[0.0]));

@@ -27,7 +27,10 @@ pub fn heuristic_title(first_message: &str, topic_title: Option<&str>) -> String
     if let Some(title) = topic_title {
         return truncate_words(title, TITLE_MAX_CHARS);
     }
-    let words = first_message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let words = first_message
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let words = words.trim_end_matches(['?', '!', '.', ' ']);
     let mut chars = words.chars();
     let capitalised: String = match chars.next() {
@@ -48,7 +51,10 @@ pub fn clean_model_title(raw: &str) -> Option<String> {
         .trim_matches(|c: char| matches!(c, '"' | '\'' | '“' | '”' | '*' | '`'))
         .trim_end_matches(['.', '!', '?', ':'])
         .trim();
-    let words: Vec<&str> = line.split_whitespace().take(MODEL_TITLE_MAX_WORDS).collect();
+    let words: Vec<&str> = line
+        .split_whitespace()
+        .take(MODEL_TITLE_MAX_WORDS)
+        .collect();
     let title = truncate_words(&words.join(" "), TITLE_MAX_CHARS);
     (!title.is_empty()).then_some(title)
 }
@@ -59,16 +65,28 @@ mod tests {
 
     #[test]
     fn heuristic_prefers_the_topic() {
-        assert_eq!(heuristic_title("is bitcoin safe?", Some("Crypto risk")), "Crypto risk");
-        assert_eq!(heuristic_title("  where do i   begin?", None), "Where do i begin");
+        assert_eq!(
+            heuristic_title("is bitcoin safe?", Some("Crypto risk")),
+            "Crypto risk"
+        );
+        assert_eq!(
+            heuristic_title("  where do i   begin?", None),
+            "Where do i begin"
+        );
         let long = heuristic_title(&"word ".repeat(40), None);
         assert!(long.chars().count() <= TITLE_MAX_CHARS + 1, "{long}");
     }
 
     #[test]
     fn model_titles_are_cleaned() {
-        assert_eq!(clean_model_title("\"Saving For Retirement Early.\"\n").as_deref(), Some("Saving For Retirement Early"));
-        assert_eq!(clean_model_title("Title: one two three four five six seven").as_deref(), Some("one two three four five six"));
+        assert_eq!(
+            clean_model_title("\"Saving For Retirement Early.\"\n").as_deref(),
+            Some("Saving For Retirement Early")
+        );
+        assert_eq!(
+            clean_model_title("Title: one two three four five six seven").as_deref(),
+            Some("one two three four five six")
+        );
         assert_eq!(clean_model_title("   \n "), None);
     }
 }

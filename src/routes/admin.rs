@@ -150,7 +150,10 @@ pub struct SessionListQuery {
         (status = 403, description = "Not an administrator", body = ErrorResponse),
     )
 )]
-pub async fn get_stats(state: web::Data<AppState>, _admin: AdminUser) -> Result<HttpResponse, AppError> {
+pub async fn get_stats(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+) -> Result<HttpResponse, AppError> {
     let s = state.db.run(|conn| stats::compute(conn, now_ms())).await?;
     let fallback_ratio = if s.assistant_messages > 0 {
         s.fallback_messages as f64 / s.assistant_messages as f64

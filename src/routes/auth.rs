@@ -59,7 +59,11 @@ pub struct RegisterRequest {
     #[schema(example = "ann@example.com")]
     pub email: String,
     /// 8–256 characters; every character counts.
-    #[schema(example = "correct horse battery staple", min_length = 8, max_length = 256)]
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 8,
+        max_length = 256
+    )]
     pub password: String,
     /// 1–100 characters.
     #[schema(example = "Ann", min_length = 1, max_length = 100)]
@@ -94,7 +98,11 @@ pub struct TokenPair {
     pub expires_in: u64,
 }
 
-async fn token_pair(state: &AppState, user_id: String, family: Option<String>) -> Result<TokenPair, AppError> {
+async fn token_pair(
+    state: &AppState,
+    user_id: String,
+    family: Option<String>,
+) -> Result<TokenPair, AppError> {
     let access_token = state.jwt.issue(&user_id)?;
     let ttl = state.settings.refresh_token_ttl_secs;
     let refresh_token = state
@@ -168,10 +176,16 @@ pub async fn issue_token(
 ) -> Result<HttpResponse, AppError> {
     let email = body.email.trim().to_lowercase();
     state.limiter.check_auth(client_ip(&req), &email).await?;
-    let user = state.db.run(move |conn| users::find_by_email(conn, &email)).await?;
+    let user = state
+        .db
+        .run(move |conn| users::find_by_email(conn, &email))
+        .await?;
     let verified = state
         .hasher
-        .verify(body.password, user.as_ref().map(|u| u.password_hash.clone()))
+        .verify(
+            body.password,
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
         .await?;
     let user = match user {
         Some(user) if verified => user,

@@ -39,7 +39,8 @@ async fn read_body(req: &HttpRequest, mut payload: Payload) -> Result<BytesMut, 
     }
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("cannot read the request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| AppError::BadRequest(format!("cannot read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(AppError::PayloadTooLarge { limit });
         }
@@ -52,9 +53,12 @@ fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| AppError::BadRequest(format!("malformed JSON: {e}")))?;
     if !value.is_object() {
-        return Err(AppError::BadRequest("the request body must be a JSON object".into()));
+        return Err(AppError::BadRequest(
+            "the request body must be a JSON object".into(),
+        ));
     }
-    serde_json::from_value(value).map_err(|e| AppError::BadRequest(format!("invalid request body: {e}")))
+    serde_json::from_value(value)
+        .map_err(|e| AppError::BadRequest(format!("invalid request body: {e}")))
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
@@ -66,7 +70,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         Box::pin(async move {
             let body = read_body(&req, payload).await?;
             if body.iter().all(u8::is_ascii_whitespace) {
-                return Err(AppError::BadRequest("a JSON object body is required".into()));
+                return Err(AppError::BadRequest(
+                    "a JSON object body is required".into(),
+                ));
             }
             parse_object(&body).map(JsonBody)
         })
@@ -99,12 +105,14 @@ pub fn resource_id(raw: &str, what: &str) -> Result<String, AppError> {
 
 /// Query-string errors in the contract's shape.
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err, _req| AppError::BadRequest(format!("invalid query string: {err}")).into())
+    web::QueryConfig::default().error_handler(|err, _req| {
+        AppError::BadRequest(format!("invalid query string: {err}")).into()
+    })
 }
 
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|_err, _req| AppError::NotFound("not found".into()).into())
+    web::PathConfig::default()
+        .error_handler(|_err, _req| AppError::NotFound("not found".into()).into())
 }
 
 /// The client's address as the socket sees it. (Behind a reverse proxy every

@@ -27,7 +27,9 @@ pub struct Source {
     pub id: String,
     #[schema(example = "Emergency funds")]
     pub title: String,
-    #[schema(example = "https://www.consumerfinance.gov/an-essential-guide-to-building-an-emergency-fund/")]
+    #[schema(
+        example = "https://www.consumerfinance.gov/an-essential-guide-to-building-an-emergency-fund/"
+    )]
     pub url: String,
     /// The passage the reply used.
     pub snippet: String,
@@ -225,7 +227,8 @@ pub async fn list_messages(
     Ok(HttpResponse::Ok().json(MessagePage::from_page(found)))
 }
 
-const SSE_DESCRIPTION: &str = "With `Accept: text/event-stream` or `?stream=true`: Server-Sent Events. \
+const SSE_DESCRIPTION: &str =
+    "With `Accept: text/event-stream` or `?stream=true`: Server-Sent Events. \
 `event: user_message` (data: the stored user `Message`), then one or more `event: delta` \
 (data: `{\"content\": \"<next piece>\"}`), then `event: assistant_message` (data: the stored \
 assistant `Message`; its content is authoritative — it equals the concatenated deltas, except when \
@@ -279,7 +282,8 @@ pub async fn send_message(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/event-stream"));
     if !wants_stream {
-        let (question, answer) = chat::send(&state.db, &state.assistant, &asker, &id, content, limits).await?;
+        let (question, answer) =
+            chat::send(&state.db, &state.assistant, &asker, &id, content, limits).await?;
         return Ok(HttpResponse::Created().json(MessageExchange {
             user_message: Message::from(&question),
             assistant_message: Message::from(&answer),
@@ -287,7 +291,10 @@ pub async fn send_message(
     }
     let prepared = chat::prepare(&state.db, &asker, &id, content, limits).await?;
     let (events, rx) = mpsc::unbounded_channel();
-    let _ = events.send(sse::event("user_message", &Message::from(&prepared.user_message)));
+    let _ = events.send(sse::event(
+        "user_message",
+        &Message::from(&prepared.user_message),
+    ));
     let (db, assistant) = (state.db.clone(), Arc::clone(&state.assistant));
     // Generation is not tied to the response: it completes and is stored even
     // if the client goes away.

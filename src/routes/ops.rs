@@ -38,7 +38,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(Health { status: "ok" }),
         Err(e) => {
             tracing::warn!(error = ?e, "readiness check failed");
-            HttpResponse::ServiceUnavailable().json(Health { status: "unavailable" })
+            HttpResponse::ServiceUnavailable().json(Health {
+                status: "unavailable",
+            })
         }
     }
 }
@@ -51,7 +53,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         (status = 401, description = "`METRICS_TOKEN` is set and was not presented", body = ErrorResponse),
     )
 )]
-pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
+pub async fn metrics(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
     if let Some(expected) = &state.settings.metrics_token {
         let presented = req
             .headers()

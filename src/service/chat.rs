@@ -42,14 +42,23 @@ pub async fn prepare(
     content: String,
     limits: ContextLimits,
 ) -> Result<Prepared, AppError> {
-    let (user_id, session_id, name) = (asker.user_id.clone(), session_id.to_owned(), asker.name.clone());
+    let (user_id, session_id, name) = (
+        asker.user_id.clone(),
+        session_id.to_owned(),
+        asker.name.clone(),
+    );
     db.run(move |conn| {
-        let (user_message, session) = messages::append_user_message(conn, &user_id, &session_id, &content)?;
-        let history = messages::recent_history(conn, &session_id, limits.max_messages, limits.max_chars)?;
+        let (user_message, session) =
+            messages::append_user_message(conn, &user_id, &session_id, &content)?;
+        let history =
+            messages::recent_history(conn, &session_id, limits.max_messages, limits.max_chars)?;
         Ok(Prepared {
             session_id,
             user_message,
-            context: ChatContext { user_name: name, history },
+            context: ChatContext {
+                user_name: name,
+                history,
+            },
             needs_title: session.title.is_none(),
         })
     })
@@ -80,10 +89,17 @@ pub async fn finish(
         })
         .await?;
     if prepared.needs_title && assistant.titles_from_provider() {
-        let (db, assistant, session_id) = (db.clone(), Arc::clone(assistant), prepared.session_id.clone());
+        let (db, assistant, session_id) = (
+            db.clone(),
+            Arc::clone(assistant),
+            prepared.session_id.clone(),
+        );
         tokio::spawn(async move {
             let title = assistant.title(&question).await;
-            if let Err(e) = db.run(move |conn| sessions::set_title_if_unset(conn, &session_id, &title)).await {
+            if let Err(e) = db
+                .run(move |conn| sessions::set_title_if_unset(conn, &session_id, &title))
+                .await
+            {
                 tracing::warn!(error = ?e, "cannot store the session title");
             }
         });

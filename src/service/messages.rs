@@ -38,15 +38,24 @@ fn cursor_of(m: &StoredMessage) -> Cursor {
 }
 
 /// A page of a session's messages (the caller checked access).
-pub fn list(conn: &mut DbConnection, session_id: &str, order: Order, page: &PageRequest) -> Result<Page<StoredMessage>, AppError> {
+pub fn list(
+    conn: &mut DbConnection,
+    session_id: &str,
+    order: Order,
+    page: &PageRequest,
+) -> Result<Page<StoredMessage>, AppError> {
     let mut query = chat_messages::table
         .filter(chat_messages::session_id.eq(session_id.to_owned()))
         .select(ChatMessage::as_select())
         .limit(page.fetch())
         .into_boxed();
     query = match order {
-        Order::OldestFirst => query.order((chat_messages::created_at.asc(), chat_messages::id.asc())),
-        Order::NewestFirst => query.order((chat_messages::created_at.desc(), chat_messages::id.desc())),
+        Order::OldestFirst => {
+            query.order((chat_messages::created_at.asc(), chat_messages::id.asc()))
+        }
+        Order::NewestFirst => {
+            query.order((chat_messages::created_at.desc(), chat_messages::id.desc()))
+        }
     };
     if let Some(after) = &page.after {
         let (key, id) = (after.key, after.id.clone());
@@ -54,12 +63,16 @@ pub fn list(conn: &mut DbConnection, session_id: &str, order: Order, page: &Page
             Order::OldestFirst => query.filter(
                 chat_messages::created_at
                     .gt(key)
-                    .or(chat_messages::created_at.eq(key).and(chat_messages::id.gt(id))),
+                    .or(chat_messages::created_at
+                        .eq(key)
+                        .and(chat_messages::id.gt(id))),
             ),
             Order::NewestFirst => query.filter(
                 chat_messages::created_at
                     .lt(key)
-                    .or(chat_messages::created_at.eq(key).and(chat_messages::id.lt(id))),
+                    .or(chat_messages::created_at
+                        .eq(key)
+                        .and(chat_messages::id.lt(id))),
             ),
         };
     }
@@ -69,7 +82,10 @@ pub fn list(conn: &mut DbConnection, session_id: &str, order: Order, page: &Page
 }
 
 /// Loads the sources of `messages` in one query.
-fn with_sources(conn: &mut DbConnection, messages: Vec<ChatMessage>) -> Result<Vec<StoredMessage>, AppError> {
+fn with_sources(
+    conn: &mut DbConnection,
+    messages: Vec<ChatMessage>,
+) -> Result<Vec<StoredMessage>, AppError> {
     let assistant_ids: Vec<&str> = messages
         .iter()
         .filter(|m| m.role == ROLE_ASSISTANT)
@@ -131,9 +147,17 @@ pub fn append_user_message(
             fallback: false,
             created_at: now,
         };
-        diesel::insert_into(chat_messages::table).values(&message).execute(conn)?;
+        diesel::insert_into(chat_messages::table)
+            .values(&message)
+            .execute(conn)?;
         bump(conn, session_id, now)?;
-        Ok((StoredMessage { message, sources: Vec::new() }, session))
+        Ok((
+            StoredMessage {
+                message,
+                sources: Vec::new(),
+            },
+            session,
+        ))
     })
 }
 
@@ -161,7 +185,11 @@ pub fn recent_history(
             break;
         }
         chars += len;
-        let role = if role == ROLE_ASSISTANT { Role::Assistant } else { Role::User };
+        let role = if role == ROLE_ASSISTANT {
+            Role::Assistant
+        } else {
+            Role::User
+        };
         turns.push(Turn { role, content });
     }
     turns.reverse();
@@ -197,7 +225,9 @@ pub fn append_assistant_message(
             fallback: reply.fallback,
             created_at: now,
         };
-        diesel::insert_into(chat_messages::table).values(&message).execute(conn)?;
+        diesel::insert_into(chat_messages::table)
+            .values(&message)
+            .execute(conn)?;
         let sources: Vec<MessageSource> = reply
             .sources
             .iter()
@@ -212,7 +242,9 @@ pub fn append_assistant_message(
             })
             .collect();
         if !sources.is_empty() {
-            diesel::insert_into(message_sources::table).values(&sources).execute(conn)?;
+            diesel::insert_into(message_sources::table)
+                .values(&sources)
+                .execute(conn)?;
         }
         bump(conn, session_id, now)?;
         Ok(StoredMessage { message, sources })

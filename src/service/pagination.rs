@@ -28,7 +28,10 @@ impl Cursor {
         let (key, id) = text.split_once('|').ok_or_else(invalid)?;
         let key = key.parse().map_err(|_| invalid())?;
         uuid::Uuid::parse_str(id).map_err(|_| invalid())?;
-        Ok(Self { key, id: id.to_owned() })
+        Ok(Self {
+            key,
+            id: id.to_owned(),
+        })
     }
 }
 
@@ -43,9 +46,14 @@ impl PageRequest {
     pub fn new(limit: Option<i64>, cursor: Option<&str>) -> Result<Self, AppError> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(AppError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
+            return Err(AppError::BadRequest(format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
         }
-        let after = cursor.filter(|c| !c.is_empty()).map(Cursor::decode).transpose()?;
+        let after = cursor
+            .filter(|c| !c.is_empty())
+            .map(Cursor::decode)
+            .transpose()?;
         Ok(Self { limit, after })
     }
 
@@ -63,7 +71,11 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Builds a page from up to `limit + 1` rows in page order.
-    pub fn from_rows(mut rows: Vec<T>, req: &PageRequest, cursor_of: impl Fn(&T) -> Cursor) -> Self {
+    pub fn from_rows(
+        mut rows: Vec<T>,
+        req: &PageRequest,
+        cursor_of: impl Fn(&T) -> Cursor,
+    ) -> Self {
         let limit = usize::try_from(req.limit).unwrap_or(usize::MAX);
         let next_cursor = if rows.len() > limit {
             rows.truncate(limit);
@@ -71,7 +83,10 @@ impl<T> Page<T> {
         } else {
             None
         };
-        Self { items: rows, next_cursor }
+        Self {
+            items: rows,
+            next_cursor,
+        }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
@@ -88,14 +103,25 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
-        let c = Cursor { key: 1_700_000_000_000, id: "0190f1c2-7d3e-7a4b-8c9d-0e1f2a3b4c5d".into() };
+        let c = Cursor {
+            key: 1_700_000_000_000,
+            id: "0190f1c2-7d3e-7a4b-8c9d-0e1f2a3b4c5d".into(),
+        };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
     }
 
     #[test]
     fn garbage_cursors_are_bad_requests() {
-        for bad in ["!!", "abc", &URL_SAFE_NO_PAD.encode("x|y"), &URL_SAFE_NO_PAD.encode("1|nope")] {
-            assert!(matches!(Cursor::decode(bad), Err(AppError::BadRequest(_))), "{bad}");
+        for bad in [
+            "!!",
+            "abc",
+            &URL_SAFE_NO_PAD.encode("x|y"),
+            &URL_SAFE_NO_PAD.encode("1|nope"),
+        ] {
+            assert!(
+                matches!(Cursor::decode(bad), Err(AppError::BadRequest(_))),
+                "{bad}"
+            );
         }
     }
 

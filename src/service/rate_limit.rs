@@ -45,7 +45,11 @@ impl RateLimiter {
 
     /// Messages sent, per user.
     pub async fn check_messages(&self, user_id: &str) -> Result<(), AppError> {
-        self.hit(vec![format!("messages:user:{user_id}")], self.messages_per_min).await
+        self.hit(
+            vec![format!("messages:user:{user_id}")],
+            self.messages_per_min,
+        )
+        .await
     }
 
     /// Counts one request against every key; 429 when any is over `limit`.
@@ -85,8 +89,11 @@ impl RateLimiter {
             })
             .await?;
         if over {
-            let retry_after_secs = u64::try_from((window + WINDOW_MS - now + 999) / 1000).unwrap_or(60);
-            return Err(AppError::RateLimited { retry_after_secs: retry_after_secs.max(1) });
+            let retry_after_secs =
+                u64::try_from((window + WINDOW_MS - now + 999) / 1000).unwrap_or(60);
+            return Err(AppError::RateLimited {
+                retry_after_secs: retry_after_secs.max(1),
+            });
         }
         Ok(())
     }

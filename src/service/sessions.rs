@@ -17,7 +17,11 @@ fn cursor_of(s: &ChatSession) -> Cursor {
     }
 }
 
-pub fn create(conn: &mut DbConnection, user_id: &str, title: Option<&str>) -> Result<ChatSession, AppError> {
+pub fn create(
+    conn: &mut DbConnection,
+    user_id: &str,
+    title: Option<&str>,
+) -> Result<ChatSession, AppError> {
     let now = now_ms();
     let id = new_id();
     Ok(diesel::insert_into(chat_sessions::table)
@@ -34,7 +38,11 @@ pub fn create(conn: &mut DbConnection, user_id: &str, title: Option<&str>) -> Re
 }
 
 /// The caller's session, or 404 when it is absent or someone else's.
-pub fn get_owned(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<ChatSession, AppError> {
+pub fn get_owned(
+    conn: &mut DbConnection,
+    user_id: &str,
+    id: &str,
+) -> Result<ChatSession, AppError> {
     chat_sessions::table
         .find(id)
         .filter(chat_sessions::user_id.eq(user_id))
@@ -54,7 +62,11 @@ pub fn get_any(conn: &mut DbConnection, id: &str) -> Result<ChatSession, AppErro
 }
 
 /// The caller's sessions, most recently updated first.
-pub fn list_owned(conn: &mut DbConnection, user_id: &str, page: &PageRequest) -> Result<Page<ChatSession>, AppError> {
+pub fn list_owned(
+    conn: &mut DbConnection,
+    user_id: &str,
+    page: &PageRequest,
+) -> Result<Page<ChatSession>, AppError> {
     let mut query = chat_sessions::table
         .filter(chat_sessions::user_id.eq(user_id))
         .select(ChatSession::as_select())
@@ -65,7 +77,9 @@ pub fn list_owned(conn: &mut DbConnection, user_id: &str, page: &PageRequest) ->
         query = query.filter(
             chat_sessions::updated_at
                 .lt(after.key)
-                .or(chat_sessions::updated_at.eq(after.key).and(chat_sessions::id.lt(after.id.clone()))),
+                .or(chat_sessions::updated_at
+                    .eq(after.key)
+                    .and(chat_sessions::id.lt(after.id.clone()))),
         );
     }
     Ok(Page::from_rows(query.load(conn)?, page, cursor_of))
@@ -90,19 +104,31 @@ pub fn list_all(
         query = query.filter(
             chat_sessions::updated_at
                 .lt(after.key)
-                .or(chat_sessions::updated_at.eq(after.key).and(chat_sessions::id.lt(after.id.clone()))),
+                .or(chat_sessions::updated_at
+                    .eq(after.key)
+                    .and(chat_sessions::id.lt(after.id.clone()))),
         );
     }
-    Ok(Page::from_rows(query.load(conn)?, page, |(s, _)| cursor_of(s)))
+    Ok(Page::from_rows(query.load(conn)?, page, |(s, _)| {
+        cursor_of(s)
+    }))
 }
 
-pub fn rename(conn: &mut DbConnection, user_id: &str, id: &str, title: &str) -> Result<ChatSession, AppError> {
+pub fn rename(
+    conn: &mut DbConnection,
+    user_id: &str,
+    id: &str,
+    title: &str,
+) -> Result<ChatSession, AppError> {
     diesel::update(
         chat_sessions::table
             .find(id)
             .filter(chat_sessions::user_id.eq(user_id)),
     )
-    .set((chat_sessions::title.eq(title), chat_sessions::updated_at.eq(now_ms())))
+    .set((
+        chat_sessions::title.eq(title),
+        chat_sessions::updated_at.eq(now_ms()),
+    ))
     .returning(ChatSession::as_returning())
     .get_result(conn)
     .optional()?
@@ -125,7 +151,11 @@ pub fn delete(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<(), Ap
 
 /// Sets an automatic title unless the session already has one (a user-set
 /// title is never overwritten). Does not count as activity.
-pub fn set_title_if_unset(conn: &mut DbConnection, id: &str, title: &str) -> Result<bool, AppError> {
+pub fn set_title_if_unset(
+    conn: &mut DbConnection,
+    id: &str,
+    title: &str,
+) -> Result<bool, AppError> {
     let updated = diesel::update(
         chat_sessions::table
             .find(id)

@@ -30,7 +30,13 @@ pub struct Stats {
     pub per_day: Vec<(i64, i64)>,
 }
 
+/// Every figure from one read transaction, so they agree with each other
+/// while messages are being written.
 pub fn compute(conn: &mut DbConnection, now: i64) -> Result<Stats, AppError> {
+    conn.transaction(|conn| compute_in(conn, now))
+}
+
+fn compute_in(conn: &mut DbConnection, now: i64) -> Result<Stats, AppError> {
     let users: i64 = users::table.count().get_result(conn)?;
     let sessions: i64 = chat_sessions::table.count().get_result(conn)?;
     let messages: i64 = chat_messages::table.count().get_result(conn)?;
@@ -38,8 +44,14 @@ pub fn compute(conn: &mut DbConnection, now: i64) -> Result<Stats, AppError> {
         .filter(chat_messages::created_at.gt(now - DAY_MS))
         .count()
         .get_result(conn)?;
-    let assistant = chat_messages::table.filter(chat_messages::role.eq(super::messages::ROLE_ASSISTANT));
-    let (assistant_messages, avg_latency, prompt, completion): (i64, Option<f64>, Option<i64>, Option<i64>) = assistant
+    let assistant =
+        chat_messages::table.filter(chat_messages::role.eq(super::messages::ROLE_ASSISTANT));
+    let (assistant_messages, avg_latency, prompt, completion): (
+        i64,
+        Option<f64>,
+        Option<i64>,
+        Option<i64>,
+    ) = assistant
         .select((
             count_star(),
             sql::<Nullable<diesel::sql_types::Double>>("AVG(latency_ms)"),
@@ -66,7 +78,10 @@ pub fn compute(conn: &mut DbConnection, now: i64) -> Result<Stats, AppError> {
         .load(conn)?;
     let per_day = (0..DAYS_OF_HISTORY)
         .map(|d| {
-            let n = counted.iter().find(|(day, _)| *day == d).map_or(0, |(_, n)| *n);
+            let n = counted
+                .iter()
+                .find(|(day, _)| *day == d)
+                .map_or(0, |(_, n)| *n);
             (first_day + d * DAY_MS, n)
         })
         .collect();
@@ -80,7 +95,10 @@ pub fn compute(conn: &mut DbConnection, now: i64) -> Result<Stats, AppError> {
         avg_latency_ms: avg_latency,
         prompt_tokens: prompt.unwrap_or(0),
         completion_tokens: completion.unwrap_or(0),
-        by_model: by_model.into_iter().map(|(m, n)| (m.unwrap_or_default(), n)).collect(),
+        by_model: by_model
+            .into_iter()
+            .map(|(m, n)| (m.unwrap_or_default(), n))
+            .collect(),
         per_day,
     })
 }
@@ -96,21 +114,29 @@ pub struct UserActivity {
 
 /// Users, newest first, optionally filtered by an email substring, with
 /// their session and message counts (aggregated per page, by index).
-pub fn list_users(conn: &mut DbConnection, email_filter: Option<&str>, page: &PageRequest) -> Result<Page<UserActivity>, AppError> {
+pub fn list_users(
+    conn: &mut DbConnection,
+    email_filter: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<UserActivity>, AppError> {
     let mut query = users::table
         .select(User::as_select())
         .order((users::created_at.desc(), users::id.desc()))
         .limit(page.fetch())
         .into_boxed();
     if let Some(q) = email_filter.map(str::trim).filter(|q| !q.is_empty()) {
-        let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = q
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         query = query.filter(users::email.like(format!("%{escaped}%")).escape('\\'));
     }
     if let Some(after) = &page.after {
         query = query.filter(
-            users::created_at
-                .lt(after.key)
-                .or(users::created_at.eq(after.key).and(users::id.lt(after.id.clone()))),
+            users::created_at.lt(after.key).or(users::created_at
+                .eq(after.key)
+                .and(users::id.lt(after.id.clone()))),
         );
     }
     let rows = query.load(conn)?;
@@ -145,10 +171,15 @@ pub fn list_users(conn: &mut DbConnection, email_filter: Option<&str>, page: &Pa
 
 /// One user with activity.
 pub fn user_activity(conn: &mut DbConnection, user: User) -> Result<UserActivity, AppError> {
-    let (session_count, message_count, last_active_at): (i64, Option<i64>, Option<i64>) = chat_sessions::table
-        .filter(chat_sessions::user_id.eq(&user.id))
-        .select((count_star(), sql::<Nullable<BigInt>>("SUM(chat_sessions.message_count)"), max(chat_sessions::last_message_at)))
-        .get_result(conn)?;
+    let (session_count, message_count, last_active_at): (i64, Option<i64>, Option<i64>) =
+        chat_sessions::table
+            .filter(chat_sessions::user_id.eq(&user.id))
+            .select((
+                count_star(),
+                sql::<Nullable<BigInt>>("SUM(chat_sessions.message_count)"),
+                max(chat_sessions::last_message_at),
+            ))
+            .get_result(conn)?;
     Ok(UserActivity {
         user,
         session_count,

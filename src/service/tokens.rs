@@ -31,7 +31,9 @@ pub fn issue(
         used_at: None,
         revoked_at: None,
     };
-    diesel::insert_into(refresh_tokens::table).values(&row).execute(conn)?;
+    diesel::insert_into(refresh_tokens::table)
+        .values(&row)
+        .execute(conn)?;
     Ok(secret)
 }
 
@@ -42,7 +44,11 @@ enum Rotation {
 
 /// Exchanges a refresh token for a new one in the same family. A token that
 /// was already used revokes its whole family (someone replayed it).
-pub fn rotate(conn: &mut DbConnection, secret: &str, ttl_secs: u64) -> Result<(User, String), AppError> {
+pub fn rotate(
+    conn: &mut DbConnection,
+    secret: &str,
+    ttl_secs: u64,
+) -> Result<(User, String), AppError> {
     let hash = hash_refresh_secret(secret);
     // The transaction commits even when the answer is a rejection, so a
     // family revoked for reuse stays revoked.

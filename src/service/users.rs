@@ -64,7 +64,11 @@ pub struct UserChanges {
 
 /// Applies `changes`, refusing to leave the service without an active admin.
 /// Deactivation also revokes the user's refresh tokens.
-pub fn update_flags(conn: &mut DbConnection, id: &str, changes: UserChanges) -> Result<User, AppError> {
+pub fn update_flags(
+    conn: &mut DbConnection,
+    id: &str,
+    changes: UserChanges,
+) -> Result<User, AppError> {
     conn.immediate_transaction(|conn| {
         let user = find_by_id(conn, id)?.ok_or_else(|| AppError::not_found("user"))?;
         let is_admin = changes.is_admin.unwrap_or(user.is_admin);

@@ -1,0 +1,343 @@
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, PASSWORD};
+
+#[tokio::test]
+async fn registering_returns_the_user_with_a_normalised_email() {
+    let app = spawn_app().await;
+    let response = app
+        .register("  Ann.Lee@Example.COM ", PASSWORD, " Ann ")
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let user: Value = response.json().await.unwrap();
+    assert_eq!(user["email"], "ann.lee@example.com");
+    assert_eq!(user["name"], "Ann");
+    assert_eq!(user["is_admin"], false);
+    assert!(uuid::Uuid::parse_str(user["id"].as_str().unwrap()).is_ok());
+    assert!(user["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(user.get("password_hash").is_none() && user.get("password").is_none());
+}
+
+#[tokio::test]
+async fn registering_an_existing_email_in_any_case_is_a_conflict() {
+    let app = spawn_app().await;
+    app.register("ann@example.com", PASSWORD, "Ann").await;
+    let again = app.register("ANN@example.com", PASSWORD, "Ann 2").await;
+    assert_error(again, StatusCode::CONFLICT, "conflict").await;
+}
+
+#[tokio::test]
+async fn registration_rules_are_reported_per_field() {
+    let app = spawn_app().await;
+    let response = app.register("not-an-email", "short", "").await;
+    let body = assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let fields: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["email", "name", "password"]);
+    let too_long = app
+        .register("bob@example.com", &"x".repeat(257), "Bob")
+        .await;
+    assert_error(
+        too_long,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn registration_can_be_closed() {
+    let app = spawn_app_with(&[("ALLOW_REGISTRATION", "false")]).await;
+    let response = app.register("ann@example.com", PASSWORD, "Ann").await;
+    assert_error(response, StatusCode::FORBIDDEN, "registration_closed").await;
+}
+
+#[tokio::test]
+async fn signing_in_returns_a_bearer_token_pair() {
+    let app = spawn_app().await;
+    app.register("ann@example.com", PASSWORD, "Ann").await;
+    let response = app.login("  ANN@example.com", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let tokens: Value = response.json().await.unwrap();
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 900);
+    let me = app
+        .get("/auth/me", tokens["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["email"], "ann@example.com");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_get_the_same_answer() {
+    let app = spawn_app().await;
+    app.register("ann@example.com", PASSWORD, "Ann").await;
+    let wrong = assert_error(
+        app.login("ann@example.com", "wrong password").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let unknown = assert_error(
+        app.login("nobody@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(wrong, unknown);
+}
+
+#[tokio::test]
+async fn every_character_of_a_long_password_counts() {
+    let app = spawn_app().await;
+    let long = format!("{}A", "p".repeat(120));
+    assert_eq!(
+        app.register("ann@example.com", &long, "Ann").await.status(),
+        StatusCode::CREATED
+    );
+    let almost = format!("{}B", "p".repeat(120));
+    assert_error(
+        app.login("ann@example.com", &almost).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(
+        app.login("ann@example.com", &long).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn passwords_are_stored_only_as_bcrypt_hashes() {
+    let app = spawn_app().await;
+    let user = app.new_user("Ann").await;
+    let stored = app
+        .db()
+        .run(move |conn| richesreach_chat::service::users::find_by_id(conn, &user.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.password_hash.starts_with("$2"), "bcrypt hash");
+    assert!(!stored.password_hash.contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn refreshing_rotates_the_refresh_token() {
+    let app = spawn_app().await;
+    let user = app.new_user("Ann").await;
+    let first = app
+        .request(
+            Method::POST,
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": user.refresh_token})),
+        )
+        .await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let pair: Value = first.json().await.unwrap();
+    assert_ne!(pair["refresh_token"], user.refresh_token.as_str());
+    assert_eq!(
+        app.get("/auth/me", pair["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let replay = app
+        .request(
+            Method::POST,
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": user.refresh_token})),
+        )
+        .await;
+    assert_error(replay, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_refresh_token_revokes_the_whole_chain() {
+    let app = spawn_app().await;
+    let user = app.new_user("Ann").await;
+    let refresh = |token: String| {
+        let app = &app;
+        async move {
+            app.request(
+                Method::POST,
+                "/auth/refresh",
+                None,
+                Some(json!({"refresh_token": token})),
+            )
+            .await
+        }
+    };
+    let second: Value = refresh(user.refresh_token.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second_token = second["refresh_token"].as_str().unwrap().to_owned();
+    // An attacker replays the first token: the chain is revoked ...
+    assert_eq!(
+        refresh(user.refresh_token.clone()).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // ... so the legitimate latest token no longer works either.
+    assert_error(
+        refresh(second_token).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    // Another sign-in starts a fresh chain.
+    assert_eq!(
+        app.login(&user.email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn unknown_refresh_tokens_are_unauthorized() {
+    let app = spawn_app().await;
+    let response = app
+        .request(
+            Method::POST,
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": "made-up"})),
+        )
+        .await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn expired_refresh_tokens_are_unauthorized() {
+    let app = spawn_app_with(&[("REFRESH_TOKEN_TTL", "1")]).await;
+    let user = app.new_user("Ann").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let response = app
+        .request(
+            Method::POST,
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": user.refresh_token})),
+        )
+        .await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+mod tokens {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+
+    const SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    async fn assert_rejected(app: &crate::helpers::TestApp, token: &str) {
+        let response = app.get("/auth/me", token).await;
+        assert_eq!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer")
+        );
+        assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+
+    #[tokio::test]
+    async fn a_missing_token_is_unauthorized_with_a_bearer_challenge() {
+        let app = spawn_app().await;
+        let response = app.request(Method::GET, "/auth/me", None, None).await;
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+
+    #[tokio::test]
+    async fn expired_tampered_and_unsigned_tokens_are_rejected() {
+        let app = spawn_app().await;
+        let user = app.new_user("Ann").await;
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+
+        let expired = encode(
+            &Header::default(),
+            &json!({"sub": user.id, "iat": now() - 7200, "exp": now() - 3600}),
+            &key,
+        )
+        .unwrap();
+        assert_rejected(&app, &expired).await;
+
+        let wrong_key = encode(
+            &Header::default(),
+            &json!({"sub": user.id, "iat": now(), "exp": now() + 600}),
+            &EncodingKey::from_secret(b"another-secret-another-secret-xx"),
+        )
+        .unwrap();
+        assert_rejected(&app, &wrong_key).await;
+
+        // Tampered: someone else's id in the payload, original signature.
+        let other = app.new_user("Bob").await;
+        let parts: Vec<&str> = user.token.split('.').collect();
+        let payload = URL_SAFE_NO_PAD
+            .encode(json!({"sub": other.id, "iat": now(), "exp": now() + 600}).to_string());
+        assert_rejected(&app, &format!("{}.{}.{}", parts[0], payload, parts[2])).await;
+
+        // alg: none.
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD
+            .encode(json!({"sub": user.id, "iat": now(), "exp": now() + 600}).to_string());
+        assert_rejected(&app, &format!("{header}.{payload}.")).await;
+
+        assert_rejected(&app, "not-a-jwt").await;
+
+        // A valid token for a user that does not exist.
+        let ghost = encode(
+            &Header::default(),
+            &json!({"sub": uuid::Uuid::new_v4().to_string(), "iat": now(), "exp": now() + 600}),
+            &key,
+        )
+        .unwrap();
+        assert_rejected(&app, &ghost).await;
+    }
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited_per_email() {
+    let app = spawn_app_with(&[("RATE_LIMIT_AUTH_PER_MIN", "3")]).await;
+    app.register("ann@example.com", PASSWORD, "Ann").await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.login("ann@example.com", "wrong password")
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let limited = app.login("ann@example.com", PASSWORD).await;
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+    assert_error(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}

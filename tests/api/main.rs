@@ -1,0 +1,17 @@
+//! Integration tests: each starts the real server on a random port with a
+//! fresh database and talks HTTP to it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod auth;
+mod concurrency;
+mod errors;
+mod helpers;
+mod messages;
+mod openapi;
+mod ops;
+mod provider;
+mod retrieval;
+mod sessions;
+mod streaming;

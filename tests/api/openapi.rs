@@ -1,0 +1,91 @@
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+const COMMITTED: &str = "openapi/openapi.json";
+
+/// The committed spec must equal what the code generates. To accept an
+/// intended API change: `UPDATE_OPENAPI=1 cargo test --test api openapi`.
+#[test]
+fn the_committed_spec_matches_the_code() {
+    let generated = richesreach_chat::openapi::spec_json() + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(COMMITTED);
+    if std::env::var("UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &generated).expect("write the spec");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{COMMITTED} differs from the spec the code generates.\n\
+         If the API change is intended, regenerate it with:\n    UPDATE_OPENAPI=1 cargo test --test api openapi\n\
+         and commit the file."
+    );
+}
+
+#[tokio::test]
+async fn the_served_spec_is_openapi_3_1_and_covers_the_contract() {
+    let app = spawn_app().await;
+    let response = app.request(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let spec: Value = response.json().await.unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    let committed: Value = serde_json::from_str(&richesreach_chat::openapi::spec_json()).unwrap();
+    assert_eq!(spec, committed);
+
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/auth/register", &["post"][..]),
+        ("/auth/token", &["post"]),
+        ("/auth/refresh", &["post"]),
+        ("/auth/me", &["get"]),
+        ("/sessions", &["get", "post"]),
+        ("/sessions/{id}", &["get", "patch", "delete"]),
+        ("/sessions/{id}/messages", &["get", "post"]),
+        ("/admin/stats", &["get"]),
+        ("/admin/users", &["get"]),
+        ("/admin/users/{id}", &["patch"]),
+        ("/admin/sessions", &["get"]),
+        ("/admin/sessions/{id}/messages", &["get"]),
+        ("/admin/", &["get"]),
+        ("/healthz", &["get"]),
+        ("/readyz", &["get"]),
+        ("/metrics", &["get"]),
+    ] {
+        for method in methods {
+            assert!(
+                paths[path][method].is_object(),
+                "{method} {path} is documented"
+            );
+        }
+    }
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(
+        paths["/sessions"]["get"]["security"][0]["bearer"],
+        serde_json::json!([])
+    );
+    let send = &paths["/sessions/{id}/messages"]["post"]["responses"];
+    assert!(
+        send["200"]["content"]["text/event-stream"].is_object(),
+        "the SSE response is documented"
+    );
+    assert!(send["201"]["content"]["application/json"].is_object());
+    for schema in [
+        "User",
+        "Session",
+        "Message",
+        "Source",
+        "TokenPair",
+        "ErrorResponse",
+        "Stats",
+    ] {
+        assert!(
+            spec["components"]["schemas"][schema].is_object(),
+            "schema {schema}"
+        );
+    }
+}

@@ -1,0 +1,94 @@
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{assert_error, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn health_and_readiness_answer_200() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = app.request(Method::GET, path, None, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "ok");
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_llm_calls() {
+    let app = spawn_app().await;
+    let user = app.new_user("Ann").await;
+    let session = app.new_session(&user).await;
+    app.send(&user, &session, "what is an index fund?").await;
+    let text = app
+        .request(Method::GET, "/metrics", None, None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="POST",route="/sessions/{id}/messages",status="201"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text
+        .contains(r#"http_request_duration_seconds_bucket{method="POST",route="/auth/register""#));
+    assert!(text.contains("llm_fallbacks_total 1"));
+    assert!(text.contains(r#"llm_calls_total{provider="offline",outcome="ok"} 1"#));
+    assert!(text.contains(r#"llm_tokens_total{kind="prompt"} 0"#));
+}
+
+#[tokio::test]
+async fn metrics_need_the_token_when_one_is_set() {
+    let app = spawn_app_with(&[("METRICS_TOKEN", "scrape-me")]).await;
+    let response = app.request(Method::GET, "/metrics", None, None).await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let wrong = app
+        .request(Method::GET, "/metrics", Some("nope"), None)
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let right = app
+        .request(Method::GET, "/metrics", Some("scrape-me"), None)
+        .await;
+    assert_eq!(right.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_offline() {
+    let app = spawn_app().await;
+    let index = app.request(Method::GET, "/swagger-ui/", None, None).await;
+    assert_eq!(index.status(), StatusCode::OK);
+    assert!(index.text().await.unwrap().contains("swagger-ui"));
+    let bundle = app
+        .request(Method::GET, "/swagger-ui/swagger-ui-bundle.js", None, None)
+        .await;
+    assert_eq!(bundle.status(), StatusCode::OK);
+    assert!(
+        bundle.bytes().await.unwrap().len() > 100_000,
+        "the UI's assets are in the binary"
+    );
+    let init = app
+        .request(
+            Method::GET,
+            "/swagger-ui/swagger-initializer.js",
+            None,
+            None,
+        )
+        .await;
+    assert!(init.text().await.unwrap().contains("/openapi.json"));
+}
+
+#[tokio::test]
+async fn the_admin_page_is_public_html() {
+    let app = spawn_app().await;
+    let page = app.request(Method::GET, "/admin/", None, None).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.text().await.unwrap().contains("/auth/token"));
+    let redirect = app.request(Method::GET, "/admin", None, None).await;
+    assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
+}

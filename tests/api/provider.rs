@@ -1,0 +1,447 @@
+//! The OpenAI-compatible provider path, against a real local HTTP server
+//! (wiremock) standing in for the upstream.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+pub const UPSTREAM_MODEL: &str = "gpt-4o-mini-2024-07-18";
+
+pub fn completion(content: &str) -> Value {
+    json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 1_764_000_000,
+        "model": UPSTREAM_MODEL,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content},
+            "finish_reason": "stop",
+            "logprobs": null
+        }],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
+    })
+}
+
+pub async fn app_with_upstream(upstream: &MockServer, extra: &[(&str, &str)]) -> TestApp {
+    let base = format!("{}/v1", upstream.uri());
+    let mut settings = vec![
+        ("OPENAI_API_KEY", "test-key"),
+        ("OPENAI_BASE_URL", base.as_str()),
+        ("OPENAI_MODEL", "test-model"),
+        ("LLM_TIMEOUT_SECS", "5"),
+    ];
+    settings.extend_from_slice(extra);
+    spawn_app_with(&settings).await
+}
+
+/// Chat requests (not title requests) the upstream received, as JSON.
+async fn chat_requests(upstream: &MockServer) -> Vec<Value> {
+    upstream
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r: &Request| serde_json::from_slice::<Value>(&r.body).unwrap())
+        .filter(|b| b.get("max_completion_tokens").is_none())
+        .collect()
+}
+
+async fn mount_reply(upstream: &MockServer, content: &str) {
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(content)))
+        .mount(upstream)
+        .await;
+}
+
+#[tokio::test]
+async fn the_provider_gets_the_system_prompt_the_name_and_the_question() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(header("authorization", "Bearer test-key"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(completion("Three to six months of expenses.")),
+        )
+        .mount(&upstream)
+        .await;
+    let app = app_with_upstream(&upstream, &[]).await;
+    let user = app.new_user("Ann").await;
+    let session: Value = app
+        .post("/sessions", &user.token, json!({"title": "Mine"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exchange = app
+        .send(
+            &user,
+            session["id"].as_str().unwrap(),
+            "How big should my emergency fund be?",
+        )
+        .await;
+
+    let answer = &exchange["assistant_message"];
+    assert_eq!(answer["content"], "Three to six months of expenses.");
+    assert_eq!(answer["model"], UPSTREAM_MODEL);
+    assert_eq!(answer["fallback"], false);
+    assert_eq!(
+        answer["usage"],
+        json!({"prompt_tokens": 120, "completion_tokens": 30})
+    );
+    assert!((answer["confidence"].as_f64().unwrap() - 0.8).abs() < 1e-9);
+    assert!(answer["latency_ms"].as_i64().unwrap() >= 0);
+    assert_eq!(answer["sources"], json!([]));
+
+    let sent = chat_requests(&upstream).await;
+    assert_eq!(sent.len(), 1);
+    let body = &sent[0];
+    assert_eq!(body["model"], "test-model");
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["role"], "system");
+    let system = messages[0]["content"].as_str().unwrap();
+    assert!(
+        system.contains("do not give personal investment advice"),
+        "{system}"
+    );
+    assert!(system.contains("Ann"), "the user's name is in the context");
+    assert_eq!(
+        messages[1],
+        json!({"role": "user", "content": "How big should my emergency fund be?"})
+    );
+}
+
+#[tokio::test]
+async fn history_is_sent_oldest_first_and_cut_by_message_count() {
+    let upstream = MockServer::start().await;
+    mount_reply(&upstream, "ok answer").await;
+    let app = app_with_upstream(&upstream, &[("CONTEXT_MAX_MESSAGES", "3")]).await;
+    let user = app.new_user("Ann").await;
+    let session: Value = app
+        .post("/sessions", &user.token, json!({"title": "t"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = session["id"].as_str().unwrap();
+    for q in ["first", "second", "third"] {
+        app.send(&user, id, q).await;
+    }
+    let sent = chat_requests(&upstream).await;
+    let last: Vec<(String, String)> = sent[2]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_owned(),
+                m["content"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("user", "second"),
+        ("assistant", "ok answer"),
+        ("user", "third"),
+    ]
+    .iter()
+    .map(|(r, c)| ((*r).to_owned(), (*c).to_owned()))
+    .collect();
+    assert_eq!(last, expected);
+}
+
+#[tokio::test]
+async fn history_is_cut_by_characters_but_always_holds_the_question() {
+    let upstream = MockServer::start().await;
+    mount_reply(&upstream, "ok answer").await; // 9 characters
+    let app = app_with_upstream(&upstream, &[("CONTEXT_MAX_CHARS", "125")]).await;
+    let user = app.new_user("Ann").await;
+    let session: Value = app
+        .post("/sessions", &user.token, json!({"title": "t"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = session["id"].as_str().unwrap();
+    let (a, b, c) = ("a".repeat(100), "b".repeat(100), "c".repeat(10));
+    for q in [&a, &b, &c] {
+        app.send(&user, id, q).await;
+    }
+    // c (10) + ok (9) + b (100) = 119 fits; + ok (9) = 128 does not.
+    let sent = chat_requests(&upstream).await;
+    let contents: Vec<&str> = sent[2]["messages"].as_array().unwrap()[1..]
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, vec![b.as_str(), "ok answer", c.as_str()]);
+
+    // A question longer than the budget is still sent on its own.
+    let long = "d".repeat(500);
+    app.send(&user, id, &long).await;
+    let sent = chat_requests(&upstream).await;
+    let contents: Vec<&str> = sent[3]["messages"].as_array().unwrap()[1..]
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, vec![long.as_str()]);
+}
+
+#[tokio::test]
+async fn server_errors_and_rate_limits_are_retried() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_json(json!({"error": {"message": "boom", "type": "server_error"}})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&upstream)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(
+                    json!({"error": {"message": "slow down", "type": "rate_limit_error"}}),
+                ),
+        )
+        .up_to_n_times(1)
+        .with_priority(2)
+        .mount(&upstream)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion("recovered")))
+        .with_priority(3)
+        .mount(&upstream)
+        .await;
+    let app = app_with_upstream(&upstream, &[("LLM_MAX_RETRIES", "1")]).await;
+    let user = app.new_user("Ann").await;
+    let session: Value = app
+        .post("/sessions", &user.token, json!({"title": "t"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = session["id"].as_str().unwrap();
+
+    // A 500, then one retry that meets a 429: retries are exhausted, so the
+    // offline responder answers.
+    let first = app.send(&user, id, "one").await;
+    assert_eq!(first["assistant_message"]["fallback"], true);
+    let started = Instant::now();
+    let second = app.send(&user, id, "two").await;
+    assert_eq!(second["assistant_message"]["content"], "recovered");
+    assert_eq!(second["assistant_message"]["fallback"], false);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(chat_requests(&upstream).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_retry_after() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(
+                    json!({"error": {"message": "slow down", "type": "rate_limit_error"}}),
+                ),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&upstream)
+        .await;
+    mount_reply(&upstream, "after waiting").await;
+    let app = app_with_upstream(&upstream, &[("LLM_MAX_RETRIES", "1")]).await;
+    let user = app.new_user("Ann").await;
+    let session: Value = app
+        .post("/sessions", &user.token, json!({"title": "t"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let exchange = app.send(&user, session["id"].as_str().unwrap(), "hi").await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for Retry-After"
+    );
+    assert_eq!(exchange["assistant_message"]["content"], "after waiting");
+    assert_eq!(chat_requests(&upstream).await.len(), 2);
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried_and_fall_back() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": {"message": "bad model", "type": "invalid_request_error"}}),
+        ))
+        .mount(&upstream)
+        .await;
+    let app = app_with_upstream(&upstream, &[("LLM_MAX_RETRIES", "3")]).await;
+    let user = app.new_user("Ann").await;
+    let session = app.new_session(&user).await;
+    let exchange = app.send(&user, &session, "what is an index fund?").await;
+    assert_eq!(exchange["assistant_message"]["fallback"], true);
+    assert_eq!(exchange["assistant_message"]["model"], "fallback");
+    assert_eq!(chat_requests(&upstream).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_provider_times_out_into_the_offline_answer() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(completion("too late"))
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&upstream)
+        .await;
+    let app = app_with_upstream(&upstream, &[("LLM_TIMEOUT_SECS", "1")]).await;
+    let user = app.new_user("Ann").await;
+    let session: Value = app
+        .post("/sessions", &user.token, json!({"title": "t"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let exchange = app
+        .send(&user, session["id"].as_str().unwrap(), "what is a bond?")
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(exchange["assistant_message"]["fallback"], true);
+    assert!(!exchange["assistant_message"]["sources"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_answer_falls_back() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw("{\"choices\": [", "application/json"),
+        )
+        .mount(&upstream)
+        .await;
+    let app = app_with_upstream(&upstream, &[]).await;
+    let user = app.new_user("Ann").await;
+    let session = app.new_session(&user).await;
+    let exchange = app.send(&user, &session, "what is a bond?").await;
+    assert_eq!(exchange["assistant_message"]["fallback"], true);
+    let stored: Value = app
+        .get(&format!("/sessions/{session}/messages"), &user.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_circuit_breaker_opens_and_closes_again() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&upstream)
+        .await;
+    let app = app_with_upstream(
+        &upstream,
+        &[
+            ("LLM_MAX_RETRIES", "0"),
+            ("LLM_BREAKER_THRESHOLD", "2"),
+            ("LLM_BREAKER_COOLDOWN_SECS", "1"),
+        ],
+    )
+    .await;
+    let user = app.new_user("Ann").await;
+    let session: Value = app
+        .post("/sessions", &user.token, json!({"title": "t"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = session["id"].as_str().unwrap();
+    for _ in 0..4 {
+        let exchange = app.send(&user, id, "what is a bond?").await;
+        assert_eq!(exchange["assistant_message"]["fallback"], true);
+    }
+    assert_eq!(
+        chat_requests(&upstream).await.len(),
+        2,
+        "open after two failures: no more calls"
+    );
+
+    upstream.reset().await;
+    mount_reply(&upstream, "healthy again").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let exchange = app.send(&user, id, "what is a bond?").await;
+    assert_eq!(exchange["assistant_message"]["content"], "healthy again");
+    let exchange = app.send(&user, id, "and stocks?").await;
+    assert_eq!(
+        exchange["assistant_message"]["fallback"], false,
+        "closed again"
+    );
+}
+
+#[tokio::test]
+async fn a_new_session_is_titled_by_the_provider_in_the_background() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"max_completion_tokens": 20})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(completion("\"Emergency Fund Basics.\"")),
+        )
+        .with_priority(1)
+        .mount(&upstream)
+        .await;
+    mount_reply(&upstream, "Three to six months.").await;
+    let app = app_with_upstream(&upstream, &[]).await;
+    let user = app.new_user("Ann").await;
+    let session = app.new_session(&user).await;
+    app.send(&user, &session, "How big should my emergency fund be?")
+        .await;
+
+    let mut title = Value::Null;
+    for _ in 0..50 {
+        let s: Value = app
+            .get(&format!("/sessions/{session}"), &user.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        title = s["title"].clone();
+        if !title.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(title, "Emergency Fund Basics");
+    let requests = upstream.received_requests().await.unwrap();
+    let title_request: Value = requests
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap())
+        .find(|b| b.get("max_completion_tokens").is_some())
+        .expect("a title request");
+    assert!(title_request["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("at most 6 words"));
+    assert_eq!(
+        title_request["messages"][1]["content"],
+        "How big should my emergency fund be?"
+    );
+}

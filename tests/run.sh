@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of RichesReach Chat on a fresh machine:
+#   1. unit tests and the API integration tests (cargo; each test starts the
+#      real server on a random port with a fresh SQLite database, and a local
+#      wiremock server stands in for the OpenAI-compatible upstream);
+#   2. the admin console's browser test in headless Chromium (installs
+#      Debian's chromium and Node.js when they are missing).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '[tests] %s\n' "$*" >&2; }
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  log "installing Node.js"
+  SUDO=""; [ "$(id -u)" != 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+log "building"
+cargo build --locked --all-targets
+
+log "unit and API tests"
+cargo test --locked --all-targets
+
+log "browser test of the admin console"
+BIN=target/debug/richesreach-chat bash tests/browser/run.sh
