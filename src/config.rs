@@ -78,6 +78,8 @@ pub struct Settings {
     pub rate_limit_auth_per_min: u32,
     pub rate_limit_messages_per_min: u32,
     pub metrics_token: Option<Secret>,
+    /// Seconds of silence after which a streamed reply sends a keep-alive comment.
+    pub sse_keep_alive_secs: u64,
     pub llm: LlmSettings,
 }
 
@@ -118,6 +120,7 @@ impl Settings {
             rate_limit_auth_per_min: env.parse("RATE_LIMIT_AUTH_PER_MIN", 10)?,
             rate_limit_messages_per_min: env.parse("RATE_LIMIT_MESSAGES_PER_MIN", 60)?,
             metrics_token: env.non_empty("METRICS_TOKEN").map(Secret::new),
+            sse_keep_alive_secs: env.parse("SSE_KEEP_ALIVE_SECS", 15)?,
             llm: LlmSettings {
                 api_key: env.non_empty("OPENAI_API_KEY").map(Secret::new),
                 base_url: env
@@ -148,6 +151,9 @@ impl Settings {
                 settings.max_body_bytes,
                 "must be at least 1024",
             ));
+        }
+        if settings.sse_keep_alive_secs == 0 {
+            return Err(invalid("SSE_KEEP_ALIVE_SECS", 0, "must be at least 1"));
         }
         if settings.llm.context_max_messages == 0 {
             return Err(invalid("CONTEXT_MAX_MESSAGES", 0, "must be at least 1"));

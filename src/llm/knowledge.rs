@@ -217,6 +217,12 @@ fn stem(word: &str) -> String {
     singular
 }
 
+/// Single letters and one- or two-digit numbers carry no topic.
+fn meaningful(word: &str) -> bool {
+    let len = word.chars().count();
+    len > 1 && (len > 2 || !word.chars().all(|c| c.is_ascii_digit()))
+}
+
 /// Lower-cases, splits, drops stop words, maps synonyms and stems.
 pub fn terms(text: &str) -> Vec<String> {
     let lowered = text
@@ -233,7 +239,7 @@ pub fn terms(text: &str) -> Vec<String> {
             }
             out
         })
-        .filter(|w| !w.is_empty() && !STOPWORDS.contains(&w.as_str()))
+        .filter(|w| meaningful(w) && !STOPWORDS.contains(&w.as_str()))
         .map(|w| {
             let mapped = SYNONYMS
                 .iter()

@@ -323,5 +323,8 @@ pub async fn send_message(
         };
         let _ = events.send(last);
     });
-    Ok(sse::response(rx))
+    Ok(sse::response(
+        rx,
+        std::time::Duration::from_secs(state.settings.sse_keep_alive_secs),
+    ))
 }

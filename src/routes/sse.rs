@@ -9,8 +9,6 @@ use futures_util::stream;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-
 /// One event, framed.
 pub fn event(name: &str, data: &impl Serialize) -> Bytes {
     let json = serde_json::to_string(data).unwrap_or_else(|_| "{}".to_owned());
@@ -18,11 +16,12 @@ pub fn event(name: &str, data: &impl Serialize) -> Bytes {
 }
 
 /// A `200 text/event-stream` response that relays `events` until the sender
-/// side is dropped. Dropping the response (the client went away) drops the
-/// receiver; senders then simply fail, which producers ignore.
-pub fn response(events: mpsc::UnboundedReceiver<Bytes>) -> HttpResponse {
-    let body = stream::unfold(events, |mut rx| async move {
-        match tokio::time::timeout(KEEP_ALIVE, rx.recv()).await {
+/// side is dropped, with a keep-alive comment after `keep_alive` of silence.
+/// Dropping the response (the client went away) drops the receiver; senders
+/// then simply fail, which producers ignore.
+pub fn response(events: mpsc::UnboundedReceiver<Bytes>, keep_alive: Duration) -> HttpResponse {
+    let body = stream::unfold(events, move |mut rx| async move {
+        match tokio::time::timeout(keep_alive, rx.recv()).await {
             Ok(Some(bytes)) => Some((Ok::<_, actix_web::Error>(bytes), rx)),
             Ok(None) => None,
             Err(_) => Some((Ok(Bytes::from_static(b": keep-alive\n\n")), rx)),

@@ -62,22 +62,15 @@ fn openai_stream(pieces: &[&str]) -> String {
     out
 }
 
-async fn stream(
-    app: &TestApp,
-    user: &TestUser,
-    session: &str,
-    content: &str,
-) -> (reqwest::Response, ()) {
-    let response = app
-        .client
+async fn stream(app: &TestApp, user: &TestUser, session: &str, content: &str) -> reqwest::Response {
+    app.client
         .post(app.url(&format!("/sessions/{session}/messages")))
         .bearer_auth(&user.token)
         .header("accept", "text/event-stream")
         .json(&json!({"content": content}))
         .send()
         .await
-        .unwrap();
-    (response, ())
+        .unwrap()
 }
 
 async fn stored_messages(app: &TestApp, user: &TestUser, session: &str) -> Vec<Value> {
@@ -122,7 +115,7 @@ async fn a_streamed_reply_relays_the_providers_pieces_and_stores_the_whole() {
     let user = app.new_user("Ann").await;
     let session = app.new_session(&user).await;
 
-    let (response, ()) = stream(
+    let response = stream(
         &app,
         &user,
         &session,
@@ -202,7 +195,7 @@ async fn a_client_that_disconnects_does_not_stop_the_reply() {
     let user = app.new_user("Ann").await;
     let session = app.new_session(&user).await;
 
-    let (response, ()) = stream(&app, &user, &session, "tell me something").await;
+    let response = stream(&app, &user, &session, "tell me something").await;
     let mut body = response.bytes_stream();
     let first = body.next().await.unwrap().unwrap();
     assert!(
@@ -242,7 +235,7 @@ async fn a_provider_failing_mid_stream_ends_with_the_offline_answer_and_stores_n
     let user = app.new_user("Ann").await;
     let session = app.new_session(&user).await;
 
-    let (response, ()) = stream(&app, &user, &session, "what is a bond?").await;
+    let response = stream(&app, &user, &session, "what is a bond?").await;
     let events = parse_events(&response.text().await.unwrap());
     let last = events.last().unwrap();
     assert_eq!(last.name, "assistant_message");
@@ -267,7 +260,7 @@ async fn a_provider_failing_before_the_first_piece_streams_the_offline_answer() 
     let app = app_with_upstream(&upstream, &[("LLM_MAX_RETRIES", "0")]).await;
     let user = app.new_user("Ann").await;
     let session = app.new_session(&user).await;
-    let (response, ()) = stream(&app, &user, &session, "what is a bond?").await;
+    let response = stream(&app, &user, &session, "what is a bond?").await;
     let events = parse_events(&response.text().await.unwrap());
     let text = assert_well_formed(&events);
     assert_eq!(events.last().unwrap().data["content"], text);
@@ -288,7 +281,7 @@ async fn a_session_deleted_mid_reply_ends_the_stream_with_an_error_event() {
     let app = app_with_upstream(&upstream, &[]).await;
     let user = app.new_user("Ann").await;
     let session = app.new_session(&user).await;
-    let (response, ()) = stream(&app, &user, &session, "hello there").await;
+    let response = stream(&app, &user, &session, "hello there").await;
     assert_eq!(
         app.delete(&format!("/sessions/{session}"), &user.token)
             .await
@@ -306,8 +299,29 @@ async fn streaming_errors_before_the_stream_are_plain_json() {
     let app = spawn_app().await;
     let user = app.new_user("Ann").await;
     let session = app.new_session(&user).await;
-    let (response, ()) = stream(&app, &user, &session, "   ").await;
+    let response = stream(&app, &user, &session, "   ").await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "validation_failed");
+}
+
+#[tokio::test]
+async fn a_slow_reply_is_kept_alive_with_comments() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(openai_stream(&["worth ", "the wait"]), "text/event-stream")
+                .set_delay(Duration::from_millis(2500)),
+        )
+        .mount(&upstream)
+        .await;
+    let app = app_with_upstream(&upstream, &[("SSE_KEEP_ALIVE_SECS", "1")]).await;
+    let user = app.new_user("Ann").await;
+    let session = app.new_session(&user).await;
+    let response = stream(&app, &user, &session, "hello").await;
+    let text = response.text().await.unwrap();
+    assert!(text.contains("\n: keep-alive\n\n"), "{text}");
+    let text = assert_well_formed(&parse_events(&text));
+    assert_eq!(text, "worth the wait");
 }
