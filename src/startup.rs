@@ -65,6 +65,7 @@ fn load_or_create_secret(path: &Path) -> std::io::Result<Vec<u8>> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         let existing = existing.trim();
         if existing.len() >= 32 {
+            tracing::warn!(path = %path.display(), "JWT_SECRET is not set: signing tokens with the key stored in this file; set JWT_SECRET in production (the same value on every replica)");
             return Ok(existing.as_bytes().to_vec());
         }
     }

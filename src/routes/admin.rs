@@ -45,6 +45,7 @@ pub struct Stats {
     /// Share of assistant replies written by the offline responder (0–1).
     pub fallback_ratio: f64,
     /// Mean reply latency; `null` before the first reply.
+    #[schema(required = true)]
     pub avg_latency_ms: Option<f64>,
     pub tokens: TokenTotals,
     /// Assistant replies by model.
@@ -68,7 +69,7 @@ pub struct AdminUserView {
     /// Messages of both roles in their sessions.
     pub message_count: i64,
     /// Time of their latest message.
-    #[schema(format = DateTime)]
+    #[schema(required = true, format = DateTime)]
     pub last_active_at: Option<String>,
 }
 
@@ -92,6 +93,7 @@ impl From<&UserActivity> for AdminUserView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdminUserPage {
     pub items: Vec<AdminUserView>,
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -108,6 +110,7 @@ pub struct AdminSession {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdminSessionPage {
     pub items: Vec<AdminSession>,
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

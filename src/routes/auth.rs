@@ -128,7 +128,6 @@ async fn token_pair(
         (status = 409, description = "Email already registered", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 422, description = "A field breaks a rule", body = ErrorResponse),
-        (status = 429, description = "Too many requests", body = ErrorResponse),
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -165,7 +164,7 @@ pub async fn register(
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = ErrorResponse),
         (status = 403, description = "The account is deactivated", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
-        (status = 429, description = "Too many attempts", body = ErrorResponse),
+        (status = 429, description = "Too many attempts from this address or for this email (`RATE_LIMIT_AUTH_PER_MIN`); see `Retry-After`", body = ErrorResponse),
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -206,7 +205,6 @@ pub async fn issue_token(
         (status = 400, description = "Malformed body", body = ErrorResponse),
         (status = 401, description = "Unknown, expired, revoked or reused refresh token; reuse revokes the whole chain", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
-        (status = 429, description = "Too many requests", body = ErrorResponse),
     )
 )]
 #[tracing::instrument(skip_all)]

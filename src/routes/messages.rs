@@ -63,14 +63,16 @@ pub struct Message {
     #[schema(format = DateTime)]
     pub created_at: String,
     /// The model that wrote an assistant message (`"fallback"` for the offline responder).
-    #[schema(example = "gpt-4o-mini")]
+    #[schema(required = true, example = "gpt-4o-mini")]
     pub model: Option<String>,
     /// 0–1 for assistant messages.
-    #[schema(minimum = 0.0, maximum = 1.0)]
+    #[schema(required = true, minimum = 0.0, maximum = 1.0)]
     pub confidence: Option<f64>,
     /// When the provider reported it.
+    #[schema(required = true)]
     pub usage: Option<Usage>,
     /// How long the reply took to produce.
+    #[schema(required = true)]
     pub latency_ms: Option<i64>,
     /// True when the offline responder answered.
     pub fallback: bool,
@@ -121,6 +123,7 @@ impl From<&StoredMessage> for Message {
 pub struct MessagePage {
     pub items: Vec<Message>,
     /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

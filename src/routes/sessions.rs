@@ -20,7 +20,7 @@ pub struct Session {
     #[schema(format = Uuid)]
     pub id: String,
     /// `null` until it is set, or named automatically after the first exchange.
-    #[schema(example = "Saving for retirement")]
+    #[schema(required = true, example = "Saving for retirement")]
     pub title: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -48,6 +48,7 @@ impl From<&ChatSession> for Session {
 pub struct SessionPage {
     pub items: Vec<Session>,
     /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -69,7 +70,7 @@ pub struct RenameSessionRequest {
 #[utoipa::path(
     post, path = "/sessions", tag = "sessions",
     security(("bearer" = [])),
-    request_body(content = CreateSessionRequest, description = "May be empty"),
+    request_body(content = Option<CreateSessionRequest>, description = "Optional: an empty body creates an untitled session"),
     responses(
         (status = 201, description = "Created", body = Session),
         (status = 400, description = "Malformed body", body = ErrorResponse),
