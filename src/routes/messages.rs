@@ -6,7 +6,6 @@ use std::sync::Arc;
 use actix_web::http::header::ACCEPT;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{resource_id, JsonBody};
@@ -15,7 +14,7 @@ use crate::auth::AuthUser;
 use crate::clock::rfc3339;
 use crate::domain::MessageContent;
 use crate::error::{AppError, ErrorResponse};
-use crate::service::chat::{self, Asker, ContextLimits};
+use crate::service::chat::{self, Asker, ContextLimits, StreamEvent};
 use crate::service::messages::{self, Order, StoredMessage};
 use crate::service::sessions;
 use crate::startup::AppState;
@@ -293,41 +292,19 @@ pub async fn send_message(
         }));
     }
     let prepared = chat::prepare(&state.db, &asker, &id, content, limits).await?;
-    let (events, rx) = mpsc::unbounded_channel();
-    let _ = events.send(sse::event(
-        "user_message",
-        &Message::from(&prepared.user_message),
-    ));
-    let (db, assistant) = (state.db.clone(), Arc::clone(&state.assistant));
-    // Generation is not tied to the response: it completes and is stored even
-    // if the client goes away.
-    tokio::spawn(async move {
-        let (deltas, mut pieces) = mpsc::unbounded_channel::<String>();
-        let relay = {
-            let events = events.clone();
-            async move {
-                while let Some(content) = pieces.recv().await {
-                    let _ = events.send(sse::event("delta", &Delta { content }));
-                }
-            }
-        };
-        let generate = async {
-            let result = chat::answer_streaming(&db, &assistant, &prepared, &deltas).await;
-            drop(deltas);
-            result
-        };
-        let (result, ()) = tokio::join!(generate, relay);
-        let last = match result {
-            Ok(stored) => sse::event("assistant_message", &Message::from(&stored)),
-            Err(e) => {
-                tracing::warn!(error = ?e, "streamed reply could not be stored");
-                sse::event("error", &e.to_body())
-            }
-        };
-        let _ = events.send(last);
-    });
-    Ok(sse::response(
-        rx,
-        std::time::Duration::from_secs(state.settings.sse_keep_alive_secs),
-    ))
+    let first = sse::event("user_message", &Message::from(&prepared.user_message));
+    let events = chat::spawn_answer(state.db.clone(), Arc::clone(&state.assistant), prepared);
+    let keep_alive = std::time::Duration::from_secs(state.settings.sse_keep_alive_secs);
+    Ok(sse::response(first, events, frame, keep_alive))
+}
+
+/// One event of a streamed answer, as an SSE frame.
+fn frame(event: StreamEvent) -> actix_web::web::Bytes {
+    match event {
+        StreamEvent::Delta(content) => sse::event("delta", &Delta { content }),
+        StreamEvent::Finished(Ok(stored)) => {
+            sse::event("assistant_message", &Message::from(&stored))
+        }
+        StreamEvent::Finished(Err(e)) => sse::event("error", &e.to_body()),
+    }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
-use futures_util::stream;
+use futures_util::{stream, StreamExt};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -15,18 +15,29 @@ pub fn event(name: &str, data: &impl Serialize) -> Bytes {
     Bytes::from(format!("event: {name}\ndata: {json}\n\n"))
 }
 
-/// A `200 text/event-stream` response that relays `events` until the sender
-/// side is dropped, with a keep-alive comment after `keep_alive` of silence.
-/// Dropping the response (the client went away) drops the receiver; senders
-/// then simply fail, which producers ignore.
-pub fn response(events: mpsc::UnboundedReceiver<Bytes>, keep_alive: Duration) -> HttpResponse {
-    let body = stream::unfold(events, move |mut rx| async move {
+const KEEP_ALIVE_COMMENT: &[u8] = b": keep-alive\n\n";
+
+/// A `200 text/event-stream` response: `first`, then every event of
+/// `events` framed by `frame`, until the sender side is dropped; a keep-alive
+/// comment after `keep_alive` of silence. Dropping the response (the client
+/// went away) drops the receiver; senders then simply fail, which producers
+/// ignore.
+pub fn response<T: 'static>(
+    first: Bytes,
+    events: mpsc::UnboundedReceiver<T>,
+    frame: fn(T) -> Bytes,
+    keep_alive: Duration,
+) -> HttpResponse {
+    let rest = stream::unfold(events, move |mut rx| async move {
         match tokio::time::timeout(keep_alive, rx.recv()).await {
-            Ok(Some(bytes)) => Some((Ok::<_, actix_web::Error>(bytes), rx)),
+            Ok(Some(event)) => Some((frame(event), rx)),
             Ok(None) => None,
-            Err(_) => Some((Ok(Bytes::from_static(b": keep-alive\n\n")), rx)),
+            Err(_) => Some((Bytes::from_static(KEEP_ALIVE_COMMENT), rx)),
         }
     });
+    let body = stream::once(async move { first })
+        .chain(rest)
+        .map(Ok::<_, actix_web::Error>);
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))

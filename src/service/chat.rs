@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
+
 use super::messages::{self, StoredMessage};
 use super::sessions;
 use crate::db::Database;
@@ -132,4 +134,44 @@ pub async fn answer_streaming(
 ) -> Result<StoredMessage, AppError> {
     let reply = assistant.reply_streaming(&prepared.context, deltas).await;
     finish(db, assistant, prepared, reply).await
+}
+
+/// What a streamed answer produces, in order: pieces of text, then the outcome.
+#[derive(Debug)]
+pub enum StreamEvent {
+    Delta(String),
+    Finished(Result<StoredMessage, AppError>),
+}
+
+/// Starts answering a stored question in a task of its own — not tied to
+/// whoever listens, so the reply is completed and stored even if the client
+/// goes away — and returns the receiver of its events.
+pub fn spawn_answer(
+    db: Database,
+    assistant: Arc<Assistant>,
+    prepared: Prepared,
+) -> mpsc::UnboundedReceiver<StreamEvent> {
+    let (events, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let (deltas, mut pieces) = mpsc::unbounded_channel::<String>();
+        let relay = {
+            let events = events.clone();
+            async move {
+                while let Some(piece) = pieces.recv().await {
+                    let _ = events.send(StreamEvent::Delta(piece));
+                }
+            }
+        };
+        let generate = async {
+            let result = answer_streaming(&db, &assistant, &prepared, &deltas).await;
+            drop(deltas);
+            result
+        };
+        let (result, ()) = tokio::join!(generate, relay);
+        if let Err(e) = &result {
+            tracing::warn!(error = ?e, "streamed reply could not be stored");
+        }
+        let _ = events.send(StreamEvent::Finished(result));
+    });
+    rx
 }
