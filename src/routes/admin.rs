@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{resource_id, JsonBodyOrEmpty};
+use super::extract::{resource_id, JsonBody};
 use super::messages::{MessageListQuery, MessagePage};
 use super::sessions::Session;
 use super::PageQuery;
@@ -125,10 +125,13 @@ pub struct UpdateUserRequest {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
-    /// Part of an email address.
+    /// Part of an email address (case-insensitive).
     pub q: Option<String>,
+    /// Items per page, 1–200.
     #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]*$", max_length = 200)]
     pub cursor: Option<String>,
 }
 
@@ -138,8 +141,11 @@ pub struct SessionListQuery {
     /// Only this user's sessions.
     #[param(format = Uuid)]
     pub user_id: Option<String>,
+    /// Items per page, 1–200.
     #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]*$", max_length = 200)]
     pub cursor: Option<String>,
 }
 
@@ -239,7 +245,7 @@ pub async fn update_user(
     state: web::Data<AppState>,
     _admin: AdminUser,
     id: web::Path<String>,
-    JsonBodyOrEmpty(body): JsonBodyOrEmpty<UpdateUserRequest>,
+    JsonBody(body): JsonBody<UpdateUserRequest>,
 ) -> Result<HttpResponse, AppError> {
     let id = resource_id(&id, "user")?;
     let changes = UserChanges {
@@ -281,7 +287,6 @@ pub async fn list_all_sessions(
     let user_id = query
         .user_id
         .as_deref()
-        .filter(|u| !u.trim().is_empty())
         .map(|u| {
             uuid::Uuid::parse_str(u.trim())
                 .map(|id| id.to_string())

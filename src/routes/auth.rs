@@ -56,7 +56,8 @@ impl From<&AuthUser> for User {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    #[schema(example = "ann@example.com")]
+    /// Trimmed and lower-cased before it is stored.
+    #[schema(example = "ann@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// 8–256 characters; every character counts.
     #[schema(
@@ -65,8 +66,13 @@ pub struct RegisterRequest {
         max_length = 256
     )]
     pub password: String,
-    /// 1–100 characters.
-    #[schema(example = "Ann", min_length = 1, max_length = 100)]
+    /// 1–100 characters after trimming, no control characters.
+    #[schema(
+        example = "Ann",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
 }
 

@@ -21,7 +21,7 @@ const DEFAULT_LIMIT: usize = 256 * 1024;
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
-/// Like [`JsonBody`], but an empty body means `T::default()`.
+/// Like [`JsonBody`], but an empty body (or `null`) means `T::default()`.
 #[derive(Debug)]
 pub struct JsonBodyOrEmpty<T>(pub T);
 
@@ -87,7 +87,8 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonBodyOrEmpty<T>
         let (req, payload) = (req.clone(), payload.take());
         Box::pin(async move {
             let body = read_body(&req, payload).await?;
-            if body.iter().all(u8::is_ascii_whitespace) {
+            let trimmed = body.trim_ascii();
+            if trimmed.is_empty() || trimmed == b"null" {
                 return Ok(JsonBodyOrEmpty(T::default()));
             }
             parse_object(&body).map(JsonBodyOrEmpty)

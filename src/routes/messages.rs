@@ -150,6 +150,7 @@ pub struct MessageListQuery {
     #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]*$", max_length = 200)]
     pub cursor: Option<String>,
     /// `asc` (oldest first, the default) or `desc` (newest first).
     #[param(inline)]
@@ -173,8 +174,13 @@ impl MessageListQuery {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendMessageRequest {
-    /// 1–8,000 characters after trimming.
-    #[schema(example = "How big should my emergency fund be?", max_length = 8000)]
+    /// 1–8,000 characters after trimming; no control characters except newlines and tabs.
+    #[schema(
+        example = "How big should my emergency fund be?",
+        min_length = 1,
+        max_length = 8000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub content: String,
 }
 
@@ -190,6 +196,26 @@ pub struct SendMessageQuery {
 pub struct MessageExchange {
     pub user_message: Message,
     pub assistant_message: Message,
+}
+
+/// The names of the events of a streamed reply.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SseEventName {
+    UserMessage,
+    Delta,
+    AssistantMessage,
+    Error,
+}
+
+/// One Server-Sent Event of a streamed reply. `data` is JSON: a `Message`
+/// for `user_message` and `assistant_message`, a `Delta` for `delta`, an
+/// `ErrorResponse` for `error`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SseEvent {
+    pub event: SseEventName,
+    #[schema(content_media_type = "application/json")]
+    pub data: String,
 }
 
 /// The `data` of a `delta` event.
@@ -246,7 +272,7 @@ the reply is generated. A client that disconnects does not stop the reply from b
     request_body = SendMessageRequest,
     responses(
         (status = 201, description = "Both messages, stored", body = MessageExchange),
-        (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = String,
+        (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = SseEvent,
             example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: delta\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
         (status = 400, description = "Malformed body", body = ErrorResponse),
         (status = 401, description = "Not signed in", body = ErrorResponse),

@@ -23,6 +23,7 @@ pub struct PageQuery {
     #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]*$", max_length = 200)]
     pub cursor: Option<String>,
 }
 

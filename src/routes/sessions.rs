@@ -54,15 +54,24 @@ pub struct SessionPage {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CreateSessionRequest {
-    /// Optional; 1–200 characters. Without it the session is named after its first exchange.
-    #[schema(max_length = 200)]
+    /// Optional; 1–200 characters after trimming. Without it the session is named after its first exchange.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub title: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RenameSessionRequest {
-    /// 1–200 characters.
-    #[schema(max_length = 200, example = "Retirement questions")]
+    /// 1–200 characters after trimming, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
+        example = "Retirement questions"
+    )]
     pub title: String,
 }
 

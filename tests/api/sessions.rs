@@ -52,8 +52,11 @@ async fn sessions_are_listed_most_recently_updated_first_and_paginated() {
     let app = spawn_app().await;
     let user = app.new_user("Ann").await;
     let mut ids = Vec::new();
+    // Times have millisecond resolution: keep them distinct so the order is defined.
+    let tick = || tokio::time::sleep(std::time::Duration::from_millis(3));
     for _ in 0..5 {
         ids.push(app.new_session(&user).await);
+        tick().await;
     }
     // Activity moves the oldest session to the top.
     app.send(&user, &ids[0], "hello").await;
