@@ -309,17 +309,17 @@ pub async fn send_message(
             .get(ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/event-stream"));
+    let (db, assistant) = (state.db.clone(), Arc::clone(&state.assistant));
     if !wants_stream {
-        let (question, answer) =
-            chat::send(&state.db, &state.assistant, &asker, &id, content, limits).await?;
+        let (question, answer) = chat::send(db, assistant, asker, id, content, limits).await?;
         return Ok(HttpResponse::Created().json(MessageExchange {
             user_message: Message::from(&question),
             assistant_message: Message::from(&answer),
         }));
     }
-    let prepared = chat::prepare(&state.db, &asker, &id, content, limits).await?;
-    let first = sse::event("user_message", &Message::from(&prepared.user_message));
-    let events = chat::spawn_answer(state.db.clone(), Arc::clone(&state.assistant), prepared);
+    let (question, events) =
+        chat::send_streaming(db, assistant, asker, id, content, limits).await?;
+    let first = sse::event("user_message", &Message::from(&question));
     let keep_alive = std::time::Duration::from_secs(state.settings.sse_keep_alive_secs);
     Ok(sse::response(first, events, frame, keep_alive))
 }

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::messages::{self, StoredMessage};
 use super::sessions;
 use crate::db::Database;
 use crate::error::AppError;
-use crate::llm::{Assistant, ChatContext, DeltaSender, Reply};
+use crate::llm::{Assistant, ChatContext, Reply};
 
 /// How much history the model sees.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +37,7 @@ pub struct Prepared {
 
 /// Stores the user's message and reads the context, in one trip to the
 /// blocking pool. 404 when the session is absent or not the asker's.
-pub async fn prepare(
+async fn prepare(
     db: &Database,
     asker: &Asker,
     session_id: &str,
@@ -70,7 +70,7 @@ pub async fn prepare(
 /// Stores the reply and titles the session if it has no title yet. A title
 /// from the provider is asked for in the background, so it never delays the
 /// reply; a derived title is set in the same trip as the reply.
-pub async fn finish(
+async fn finish(
     db: &Database,
     assistant: &Arc<Assistant>,
     prepared: &Prepared,
@@ -109,50 +109,56 @@ pub async fn finish(
     Ok(stored)
 }
 
-/// The whole exchange, non-streaming.
+/// The whole exchange, non-streaming. It runs in a task of its own, so it
+/// completes (and the reply is stored) even if the caller goes away.
 pub async fn send(
-    db: &Database,
-    assistant: &Arc<Assistant>,
-    asker: &Asker,
-    session_id: &str,
+    db: Database,
+    assistant: Arc<Assistant>,
+    asker: Asker,
+    session_id: String,
     content: String,
     limits: ContextLimits,
 ) -> Result<(StoredMessage, StoredMessage), AppError> {
-    let prepared = prepare(db, asker, session_id, content, limits).await?;
-    let reply = assistant.reply(&prepared.context).await;
-    let stored = finish(db, assistant, &prepared, reply).await?;
-    Ok((prepared.user_message, stored))
+    tokio::spawn(async move {
+        let prepared = prepare(&db, &asker, &session_id, content, limits).await?;
+        let reply = assistant.reply(&prepared.context).await;
+        let stored = finish(&db, &assistant, &prepared, reply).await?;
+        Ok((prepared.user_message, stored))
+    })
+    .await
+    .map_err(AppError::internal)?
 }
 
-/// Generates and stores the reply for an already stored question, streaming
-/// its text to `deltas`. Runs to completion whether or not anyone listens.
-pub async fn answer_streaming(
-    db: &Database,
-    assistant: &Arc<Assistant>,
-    prepared: &Prepared,
-    deltas: &DeltaSender,
-) -> Result<StoredMessage, AppError> {
-    let reply = assistant.reply_streaming(&prepared.context, deltas).await;
-    finish(db, assistant, prepared, reply).await
-}
-
-/// What a streamed answer produces, in order: pieces of text, then the outcome.
+/// What a streamed answer produces after the stored question, in order:
+/// pieces of text, then the outcome.
 #[derive(Debug)]
 pub enum StreamEvent {
     Delta(String),
     Finished(Result<StoredMessage, AppError>),
 }
 
-/// Starts answering a stored question in a task of its own — not tied to
-/// whoever listens, so the reply is completed and stored even if the client
-/// goes away — and returns the receiver of its events.
-pub fn spawn_answer(
+/// The exchange, streamed. Stores the question and returns it with the
+/// receiver of the answer's events; the work runs in a task of its own, so
+/// the reply is completed and stored whether or not anyone listens.
+pub async fn send_streaming(
     db: Database,
     assistant: Arc<Assistant>,
-    prepared: Prepared,
-) -> mpsc::UnboundedReceiver<StreamEvent> {
+    asker: Asker,
+    session_id: String,
+    content: String,
+    limits: ContextLimits,
+) -> Result<(StoredMessage, mpsc::UnboundedReceiver<StreamEvent>), AppError> {
+    let (stored_tx, stored_rx) = oneshot::channel();
     let (events, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
+        let prepared = match prepare(&db, &asker, &session_id, content, limits).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                let _ = stored_tx.send(Err(e));
+                return;
+            }
+        };
+        let _ = stored_tx.send(Ok(prepared.user_message.clone()));
         let (deltas, mut pieces) = mpsc::unbounded_channel::<String>();
         let relay = {
             let events = events.clone();
@@ -163,9 +169,9 @@ pub fn spawn_answer(
             }
         };
         let generate = async {
-            let result = answer_streaming(&db, &assistant, &prepared, &deltas).await;
+            let reply = assistant.reply_streaming(&prepared.context, &deltas).await;
             drop(deltas);
-            result
+            finish(&db, &assistant, &prepared, reply).await
         };
         let (result, ()) = tokio::join!(generate, relay);
         if let Err(e) = &result {
@@ -173,5 +179,6 @@ pub fn spawn_answer(
         }
         let _ = events.send(StreamEvent::Finished(result));
     });
-    rx
+    let question = stored_rx.await.map_err(AppError::internal)??;
+    Ok((question, rx))
 }

@@ -445,3 +445,52 @@ async fn a_new_session_is_titled_by_the_provider_in_the_background() {
         "How big should my emergency fund be?"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_gives_up_does_not_lose_the_reply() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(completion("Worth waiting for."))
+                .set_delay(Duration::from_millis(800)),
+        )
+        .mount(&upstream)
+        .await;
+    let app = app_with_upstream(&upstream, &[]).await;
+    let user = app.new_user("Ann").await;
+    let session: Value = app
+        .post("/sessions", &user.token, json!({"title": "t"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = session["id"].as_str().unwrap();
+
+    let gave_up = app
+        .client
+        .post(app.url(&format!("/sessions/{id}/messages")))
+        .bearer_auth(&user.token)
+        .json(&json!({"content": "hello?"}))
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client stopped waiting");
+
+    let mut items = Vec::new();
+    for _ in 0..40 {
+        let page: Value = app
+            .get(&format!("/sessions/{id}/messages"), &user.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        items = page["items"].as_array().unwrap().clone();
+        if items.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["content"], "Worth waiting for.");
+}
