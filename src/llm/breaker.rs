@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 struct State {
     consecutive_failures: u32,
     open_until: Option<Instant>,
-    trial_in_flight: bool,
+    /// When the half-open trial call started (a trial that never reports back,
+    /// e.g. cancelled, is given up after another cool-down).
+    trial_started: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -31,7 +33,7 @@ impl CircuitBreaker {
             state: Mutex::new(State {
                 consecutive_failures: 0,
                 open_until: None,
-                trial_in_flight: false,
+                trial_started: None,
             }),
         }
     }
@@ -45,12 +47,13 @@ impl CircuitBreaker {
     /// Whether a call may go to the provider now.
     pub fn allow(&self) -> bool {
         let mut state = self.lock();
+        let now = Instant::now();
         match state.open_until {
             None => true,
-            Some(until) if Instant::now() < until => false,
-            Some(_) if state.trial_in_flight => false,
+            Some(until) if now < until => false,
+            Some(_) if state.trial_started.is_some_and(|t| now < t + self.cooldown) => false,
             Some(_) => {
-                state.trial_in_flight = true;
+                state.trial_started = Some(now);
                 true
             }
         }
@@ -65,13 +68,13 @@ impl CircuitBreaker {
         let mut state = self.lock();
         state.consecutive_failures = 0;
         state.open_until = None;
-        state.trial_in_flight = false;
+        state.trial_started = None;
     }
 
     pub fn record_failure(&self) {
         let mut state = self.lock();
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-        state.trial_in_flight = false;
+        state.trial_started = None;
         if state.open_until.is_some() || state.consecutive_failures >= self.threshold {
             state.open_until = Some(Instant::now() + self.cooldown);
         }
@@ -93,6 +96,11 @@ mod tests {
         std::thread::sleep(Duration::from_millis(40));
         assert!(breaker.allow(), "half-open: one trial call");
         assert!(!breaker.allow(), "only one trial at a time");
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(
+            breaker.allow(),
+            "a trial that never reported back is given up"
+        );
         breaker.record_success();
         assert!(breaker.allow() && breaker.is_closed());
     }

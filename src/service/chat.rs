@@ -79,8 +79,9 @@ async fn finish(
     let session_id = prepared.session_id.clone();
     let after = prepared.user_message.message.created_at;
     let question = prepared.user_message.message.content.clone();
-    let derived_title = (prepared.needs_title && !assistant.titles_from_provider())
-        .then(|| assistant.heuristic_title(&question));
+    let ask_provider = assistant.titles_from_provider();
+    let derived_title =
+        (prepared.needs_title && !ask_provider).then(|| assistant.heuristic_title(&question));
     let stored = db
         .run(move |conn| {
             let stored = messages::append_assistant_message(conn, &session_id, &reply, after)?;
@@ -90,7 +91,7 @@ async fn finish(
             Ok(stored)
         })
         .await?;
-    if prepared.needs_title && assistant.titles_from_provider() {
+    if prepared.needs_title && ask_provider {
         let (db, assistant, session_id) = (
             db.clone(),
             Arc::clone(assistant),
