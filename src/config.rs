@@ -78,6 +78,8 @@ pub struct Settings {
     pub rate_limit_auth_per_min: u32,
     pub rate_limit_messages_per_min: u32,
     pub metrics_token: Option<Secret>,
+    /// Browser origins allowed to call the API (`*` = any); empty = same origin only.
+    pub cors_allowed_origins: Vec<String>,
     /// Seconds of silence after which a streamed reply sends a keep-alive comment.
     pub sse_keep_alive_secs: u64,
     pub llm: LlmSettings,
@@ -121,6 +123,15 @@ impl Settings {
             rate_limit_messages_per_min: env.parse("RATE_LIMIT_MESSAGES_PER_MIN", 60)?,
             metrics_token: env.non_empty("METRICS_TOKEN").map(Secret::new),
             sse_keep_alive_secs: env.parse("SSE_KEEP_ALIVE_SECS", 15)?,
+            cors_allowed_origins: env
+                .non_empty("CORS_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             llm: LlmSettings {
                 api_key: env.non_empty("OPENAI_API_KEY").map(Secret::new),
                 base_url: env

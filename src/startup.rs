@@ -4,9 +4,10 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpResponse, HttpServer, Resource};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
@@ -144,6 +145,10 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(query_config())
                 .app_data(path_config())
+                .wrap(Condition::new(
+                    !state.settings.cors_allowed_origins.is_empty(),
+                    cors(&state.settings.cors_allowed_origins),
+                ))
                 .wrap(from_fn(ops::record_metrics))
                 .wrap(TracingLogger::default())
                 .configure(routes)
@@ -167,6 +172,25 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Cross-origin access for browser front ends on other origins. Bearer
+/// tokens (not cookies) carry authentication, so no credentials mode.
+fn cors(allowed: &[String]) -> Cors {
+    let cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+        .max_age(3600)
+        // Other origins (the service's own pages included) are served as
+        // usual, just without CORS headers.
+        .block_on_origin_mismatch(false);
+    if allowed.iter().any(|o| o == "*") {
+        return cors.allow_any_origin();
+    }
+    allowed
+        .iter()
+        .fold(cors, |cors, origin| cors.allowed_origin(origin))
 }
 
 /// A resource whose other methods answer 405 with `Allow`.

@@ -92,3 +92,48 @@ async fn the_admin_page_is_public_html() {
     let redirect = app.request(Method::GET, "/admin", None, None).await;
     assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
 }
+
+#[tokio::test]
+async fn browsers_on_allowed_origins_may_call_the_api() {
+    let app = spawn_app_with(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]).await;
+    let preflight = app
+        .client
+        .request(Method::OPTIONS, app.url("/sessions"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let other = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        reqwest::StatusCode::OK,
+        "served, without CORS headers"
+    );
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // The service's own pages (same origin) keep working.
+    let same = app
+        .client
+        .post(app.url("/auth/token"))
+        .header("origin", app.address.clone())
+        .json(&serde_json::json!({"email": "nobody@example.com", "password": "whatever1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), reqwest::StatusCode::UNAUTHORIZED);
+}
