@@ -24,6 +24,23 @@ impl Modify for SecurityAddon {
     }
 }
 
+/// `POST /sessions` may have no body at all (utoipa has no attribute for it).
+struct OptionalBodies;
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let body = openapi
+            .paths
+            .paths
+            .get_mut("/sessions")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut());
+        if let Some(body) = body {
+            body.required = Some(utoipa::openapi::Required::False);
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -45,7 +62,7 @@ Authorize button with the `access_token`.",
         ops::healthz, ops::readyz, ops::metrics,
     ),
     components(schemas(ErrorResponse, ErrorBody, FieldError, messages::Delta)),
-    modifiers(&SecurityAddon),
+    modifiers(&SecurityAddon, &OptionalBodies),
     tags(
         (name = "auth", description = "Accounts and tokens"),
         (name = "sessions", description = "The caller's chat sessions"),

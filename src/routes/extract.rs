@@ -21,7 +21,8 @@ const DEFAULT_LIMIT: usize = 256 * 1024;
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
-/// Like [`JsonBody`], but an empty body (or `null`) means `T::default()`.
+/// Like [`JsonBody`], but an empty body means `T::default()`. (`null` is
+/// not an object, so it is 400 like any other non-object.)
 #[derive(Debug)]
 pub struct JsonBodyOrEmpty<T>(pub T);
 
@@ -87,8 +88,7 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonBodyOrEmpty<T>
         let (req, payload) = (req.clone(), payload.take());
         Box::pin(async move {
             let body = read_body(&req, payload).await?;
-            let trimmed = body.trim_ascii();
-            if trimmed.is_empty() || trimmed == b"null" {
+            if body.trim_ascii().is_empty() {
                 return Ok(JsonBodyOrEmpty(T::default()));
             }
             parse_object(&body).map(JsonBodyOrEmpty)

@@ -79,7 +79,7 @@ pub struct RenameSessionRequest {
 #[utoipa::path(
     post, path = "/sessions", tag = "sessions",
     security(("bearer" = [])),
-    request_body(content = Option<CreateSessionRequest>, description = "Optional: an empty body creates an untitled session"),
+    request_body(content = CreateSessionRequest, description = "Optional: an empty body creates an untitled session"),
     responses(
         (status = 201, description = "Created", body = Session),
         (status = 400, description = "Malformed body", body = ErrorResponse),
