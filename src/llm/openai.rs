@@ -3,8 +3,9 @@
 //!
 //! Retries (429, 5xx and connection errors only, exponential backoff from
 //! 100 ms, honouring `Retry-After`) come from async-openai's retry layer with
-//! our `LLM_MAX_RETRIES`; the whole call, retries included, is bounded by
-//! `LLM_TIMEOUT_SECS`.
+//! our `LLM_MAX_RETRIES`. `LLM_TIMEOUT_SECS` bounds a whole reply, retries
+//! included; a streamed reply may take longer as long as no wait for the next
+//! piece exceeds it (slow local models stream long answers slowly).
 
 use std::time::{Duration, Instant};
 
@@ -194,14 +195,13 @@ impl ChatModel for OpenAiProvider {
         let mut stream = self
             .bounded(self.client.chat().create_stream(request))
             .await?;
-        let deadline = started + self.timeout;
         let mut content = String::new();
         let mut model = self.model.clone();
         let mut usage = None;
         let mut finish = None;
         let mut logprobs: Vec<f32> = Vec::new();
         loop {
-            let next = tokio::time::timeout_at(deadline.into(), stream.next())
+            let next = tokio::time::timeout(self.timeout, stream.next())
                 .await
                 .map_err(|_| LlmError::Timeout(self.timeout.as_secs()))?;
             let Some(chunk) = next else { break };

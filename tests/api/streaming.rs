@@ -325,3 +325,27 @@ async fn a_slow_reply_is_kept_alive_with_comments() {
     let text = assert_well_formed(&parse_events(&text));
     assert_eq!(text, "worth the wait");
 }
+
+#[tokio::test]
+async fn a_provider_that_does_not_start_in_time_is_replaced_by_the_offline_stream() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(openai_stream(&["too late"]), "text/event-stream")
+                .set_delay(Duration::from_secs(3)),
+        )
+        .mount(&upstream)
+        .await;
+    let app = app_with_upstream(&upstream, &[("LLM_TIMEOUT_SECS", "1")]).await;
+    let user = app.new_user("Ann").await;
+    let session = app.new_session(&user).await;
+    let started = std::time::Instant::now();
+    let response = stream(&app, &user, &session, "what is an index fund?").await;
+    let events = parse_events(&response.text().await.unwrap());
+    assert!(started.elapsed() < Duration::from_millis(2500));
+    let text = assert_well_formed(&events);
+    let answer = &events.last().unwrap().data;
+    assert_eq!(answer["fallback"], true);
+    assert_eq!(answer["content"], text);
+}
