@@ -56,6 +56,8 @@ pub struct LlmSettings {
     pub model: String,
     pub timeout_secs: u64,
     pub max_retries: usize,
+    /// Ask the provider for token log-probabilities (they make confidence meaningful).
+    pub request_logprobs: bool,
     pub context_max_messages: usize,
     pub context_max_chars: usize,
     /// Consecutive failures that open the circuit breaker.
@@ -140,6 +142,7 @@ impl Settings {
                 model: env.string("OPENAI_MODEL", "gpt-4o-mini"),
                 timeout_secs: env.parse("LLM_TIMEOUT_SECS", 30)?,
                 max_retries: env.parse("LLM_MAX_RETRIES", 1)?,
+                request_logprobs: env.flag("LLM_LOGPROBS", false)?,
                 context_max_messages: env.parse("CONTEXT_MAX_MESSAGES", 20)?,
                 context_max_chars: env.parse("CONTEXT_MAX_CHARS", 12_000)?,
                 breaker_threshold: env.parse("LLM_BREAKER_THRESHOLD", 5)?,

@@ -37,6 +37,7 @@ pub struct OpenAiProvider {
     client: Client<OpenAIConfig>,
     model: String,
     timeout: Duration,
+    request_logprobs: bool,
 }
 
 impl OpenAiProvider {
@@ -56,6 +57,7 @@ impl OpenAiProvider {
             client: Client::with_config(config).with_http_service(service),
             model: settings.model.clone(),
             timeout: Duration::from_secs(settings.timeout_secs.max(1)),
+            request_logprobs: settings.request_logprobs,
         })
     }
 
@@ -87,6 +89,7 @@ impl OpenAiProvider {
         Ok(CreateChatCompletionRequest {
             model: self.model.clone(),
             messages,
+            logprobs: self.request_logprobs.then_some(true),
             ..Default::default()
         })
     }

@@ -494,3 +494,34 @@ async fn a_client_that_gives_up_does_not_lose_the_reply() {
     assert_eq!(items.len(), 2);
     assert_eq!(items[1]["content"], "Worth waiting for.");
 }
+
+#[tokio::test]
+async fn with_logprobs_confidence_is_the_mean_token_probability() {
+    let upstream = MockServer::start().await;
+    let mut body = completion("Yes.");
+    body["choices"][0]["logprobs"] = json!({"content": [
+        {"token": "Yes", "logprob": 0.0, "bytes": null, "top_logprobs": []},
+        {"token": ".", "logprob": (0.5f64).ln(), "bytes": null, "top_logprobs": []}
+    ], "refusal": null});
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"logprobs": true})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&upstream)
+        .await;
+    let app = app_with_upstream(&upstream, &[("LLM_LOGPROBS", "true")]).await;
+    let user = app.new_user("Ann").await;
+    let session: Value = app
+        .post("/sessions", &user.token, json!({"title": "t"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exchange = app
+        .send(&user, session["id"].as_str().unwrap(), "is that right?")
+        .await;
+    assert_eq!(exchange["assistant_message"]["fallback"], false);
+    let confidence = exchange["assistant_message"]["confidence"]
+        .as_f64()
+        .unwrap();
+    assert!((confidence - 0.75).abs() < 1e-6, "{confidence}");
+}
