@@ -341,3 +341,67 @@ async fn sign_in_attempts_are_rate_limited_per_email() {
     assert!((1..=60).contains(&retry_after));
     assert_error(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
+
+#[tokio::test]
+async fn without_jwt_secret_a_key_is_generated_once_and_tokens_survive_a_restart() {
+    use richesreach_chat::config::Settings;
+    use richesreach_chat::startup::Application;
+
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = dir.path().join("chat.db").display().to_string();
+    let start = || {
+        let database_url = database_url.clone();
+        let settings = Settings::from_lookup(move |k| match k {
+            "BIND" => Some("127.0.0.1:0".into()),
+            "DATABASE_URL" => Some(database_url.clone()),
+            "BCRYPT_COST" => Some("4".into()),
+            _ => None,
+        })
+        .unwrap();
+        let app = Application::build(settings).unwrap();
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        address
+    };
+    let client = reqwest::Client::new();
+    let first = start();
+    let key_file = dir.path().join("jwt_secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert!(key.len() >= 64);
+    client
+        .post(format!("{first}/auth/register"))
+        .json(&json!({"email": "ann@example.com", "password": PASSWORD, "name": "Ann"}))
+        .send()
+        .await
+        .unwrap();
+    let tokens: Value = client
+        .post(format!("{first}/auth/token"))
+        .json(&json!({"email": "ann@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // A second process on the same data directory accepts the token.
+    let second = start();
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        key,
+        "the key is reused"
+    );
+    let me = client
+        .get(format!("{second}/auth/me"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+}

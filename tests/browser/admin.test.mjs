@@ -187,8 +187,10 @@ test('admin console: stats, sessions, safe conversation view, deactivation, toke
       await page.locator('#conversation .message[data-role="assistant"]').waitFor();
       assert.ok((await userMsg.innerText()).includes('<script>window.__xss = 1</script>'), 'script tag shown as text');
       assert.ok((await userMsg.innerText()).includes('<img src=x onerror="window.__xss=2">'), 'img tag shown as text');
-      await page.getByText('<script>window.__xss = 1</script>', { exact: false }).first().waitFor();
+      await userMsg.getByText('<script>window.__xss = 1</script>', { exact: false }).first().waitFor();
       assert.equal(await page.locator('#conversation script, #conversation img').count(), 0, 'no markup injected');
+      // The session's automatic title comes from that message: also text only.
+      assert.equal(await page.locator('#sessions-table script, #sessions-table img').count(), 0, 'no markup in titles');
       await page.waitForTimeout(300); // give a broken <img> time to fire onerror, were there one
       assert.equal(await page.evaluate(() => typeof window.__xss), 'undefined', 'injected script did not run');
       await page.screenshot({ path: `${OUT}conversation.png`, fullPage: true });
