@@ -80,7 +80,18 @@ pub async fn record_metrics(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let method = req.method().to_string();
+    // Client-chosen strings never become label values: unknown methods are
+    // "OTHER" and unmatched paths are "unmatched".
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PATCH" => "PATCH",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    };
     let response = next.call(req).await?;
     if let Some(state) = state {
         let route = response
@@ -88,7 +99,7 @@ pub async fn record_metrics(
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_owned());
         state.metrics.http_request(
-            &method,
+            method,
             &route,
             response.status().as_u16(),
             started.elapsed().as_secs_f64(),
