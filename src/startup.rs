@@ -208,6 +208,12 @@ async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound("no such route".into()))
 }
 
+async fn redirect(to: &'static str) -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/auth/register", "POST").route(web::post().to(auth::register)))
         .service(resource("/auth/token", "POST").route(web::post().to(auth::issue_token)))
@@ -238,11 +244,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(admin::list_session_messages)),
         )
         .service(resource("/admin/", "GET").route(web::get().to(admin::admin_page)))
-        .service(resource("/admin", "GET").route(web::get().to(|| async {
-            HttpResponse::PermanentRedirect()
-                .insert_header((header::LOCATION, "/admin/"))
-                .finish()
-        })))
+        .service(resource("/admin", "GET").route(web::get().to(|| redirect("/admin/"))))
+        .service(resource("/swagger-ui", "GET").route(web::get().to(|| redirect("/swagger-ui/"))))
         .service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)))
         .service(resource("/metrics", "GET").route(web::get().to(ops::metrics)));
