@@ -3,7 +3,9 @@
 #   1. unit tests and the API integration tests (cargo; each test starts the
 #      real server on a random port with a fresh SQLite database, and a local
 #      wiremock server stands in for the OpenAI-compatible upstream);
-#   2. the admin console's browser test in headless Chromium (installs
+#   2. property-based API fuzzing with schemathesis against the served OpenAPI
+#      document (installs it in a venv under target/);
+#   3. the admin console's browser test in headless Chromium (installs
 #      Debian's chromium and Node.js when they are missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +24,9 @@ cargo build --locked --all-targets
 
 log "unit and API tests"
 cargo test --locked --all-targets
+
+log "API fuzzing (schemathesis)"
+BIN=target/debug/richesreach-chat bash tests/fuzz/run.sh
 
 log "browser test of the admin console"
 BIN=target/debug/richesreach-chat bash tests/browser/run.sh
