@@ -104,23 +104,16 @@ pub struct TokenPair {
     pub expires_in: u64,
 }
 
-async fn token_pair(
-    state: &AppState,
-    user_id: String,
-    family: Option<String>,
-) -> Result<TokenPair, AppError> {
-    let access_token = state.jwt.issue(&user_id)?;
-    let ttl = state.settings.refresh_token_ttl_secs;
-    let refresh_token = state
-        .db
-        .run(move |conn| tokens::issue(conn, &user_id, family.as_deref(), ttl))
-        .await?;
-    Ok(TokenPair {
-        access_token,
-        refresh_token,
-        token_type: "Bearer",
-        expires_in: state.jwt.access_ttl_secs,
-    })
+impl TokenPair {
+    /// A fresh access token for `user_id`, paired with `refresh_token`.
+    fn new(state: &AppState, user_id: &str, refresh_token: String) -> Result<Self, AppError> {
+        Ok(Self {
+            access_token: state.jwt.issue(user_id)?,
+            refresh_token,
+            token_type: "Bearer",
+            expires_in: state.jwt.access_ttl_secs,
+        })
+    }
 }
 
 /// Create an account.
@@ -199,7 +192,13 @@ pub async fn issue_token(
     if !user.is_active {
         return Err(AppError::Forbidden("account is deactivated".into()));
     }
-    Ok(HttpResponse::Ok().json(token_pair(&state, user.id, None).await?))
+    let ttl = state.settings.refresh_token_ttl_secs;
+    let user_id = user.id.clone();
+    let refresh_token = state
+        .db
+        .run(move |conn| tokens::issue(conn, &user_id, None, ttl))
+        .await?;
+    Ok(HttpResponse::Ok().json(TokenPair::new(&state, &user.id, refresh_token)?))
 }
 
 /// Exchange a refresh token for a new pair (the old one stops working).
@@ -223,12 +222,7 @@ pub async fn refresh_token(
         .db
         .run(move |conn| tokens::rotate(conn, &body.refresh_token, ttl))
         .await?;
-    Ok(HttpResponse::Ok().json(TokenPair {
-        access_token: state.jwt.issue(&user.id)?,
-        refresh_token,
-        token_type: "Bearer",
-        expires_in: state.jwt.access_ttl_secs,
-    }))
+    Ok(HttpResponse::Ok().json(TokenPair::new(&state, &user.id, refresh_token)?))
 }
 
 /// The signed-in user.

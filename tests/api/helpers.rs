@@ -205,6 +205,17 @@ impl TestApp {
         session["id"].as_str().expect("id").to_owned()
     }
 
+    /// Creates a session with a title (so no title request reaches a fake
+    /// upstream) and returns its id.
+    pub async fn new_titled_session(&self, user: &TestUser, title: &str) -> String {
+        let response = self
+            .post("/sessions", &user.token, json!({"title": title}))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let session: Value = response.json().await.expect("session json");
+        session["id"].as_str().expect("id").to_owned()
+    }
+
     /// Sends a message and returns the exchange.
     pub async fn send(&self, user: &TestUser, session_id: &str, content: &str) -> Value {
         let response = self

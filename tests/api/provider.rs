@@ -73,18 +73,9 @@ async fn the_provider_gets_the_system_prompt_the_name_and_the_question() {
         .await;
     let app = app_with_upstream(&upstream, &[]).await;
     let user = app.new_user("Ann").await;
-    let session: Value = app
-        .post("/sessions", &user.token, json!({"title": "Mine"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let session = app.new_titled_session(&user, "Mine").await;
     let exchange = app
-        .send(
-            &user,
-            session["id"].as_str().unwrap(),
-            "How big should my emergency fund be?",
-        )
+        .send(&user, &session, "How big should my emergency fund be?")
         .await;
 
     let answer = &exchange["assistant_message"];
@@ -124,13 +115,7 @@ async fn history_is_sent_oldest_first_and_cut_by_message_count() {
     mount_reply(&upstream, "ok answer").await;
     let app = app_with_upstream(&upstream, &[("CONTEXT_MAX_MESSAGES", "3")]).await;
     let user = app.new_user("Ann").await;
-    let session: Value = app
-        .post("/sessions", &user.token, json!({"title": "t"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = session["id"].as_str().unwrap();
+    let id = &app.new_titled_session(&user, "t").await;
     for q in ["first", "second", "third"] {
         app.send(&user, id, q).await;
     }
@@ -164,13 +149,7 @@ async fn history_is_cut_by_characters_but_always_holds_the_question() {
     mount_reply(&upstream, "ok answer").await; // 9 characters
     let app = app_with_upstream(&upstream, &[("CONTEXT_MAX_CHARS", "125")]).await;
     let user = app.new_user("Ann").await;
-    let session: Value = app
-        .post("/sessions", &user.token, json!({"title": "t"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = session["id"].as_str().unwrap();
+    let id = &app.new_titled_session(&user, "t").await;
     let (a, b, c) = ("a".repeat(100), "b".repeat(100), "c".repeat(10));
     for q in [&a, &b, &c] {
         app.send(&user, id, q).await;
@@ -225,13 +204,7 @@ async fn server_errors_and_rate_limits_are_retried() {
         .await;
     let app = app_with_upstream(&upstream, &[("LLM_MAX_RETRIES", "1")]).await;
     let user = app.new_user("Ann").await;
-    let session: Value = app
-        .post("/sessions", &user.token, json!({"title": "t"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = session["id"].as_str().unwrap();
+    let id = &app.new_titled_session(&user, "t").await;
 
     // A 500, then one retry that meets a 429: retries are exhausted, so the
     // offline responder answers.
@@ -263,14 +236,9 @@ async fn a_429_is_retried_after_retry_after() {
     mount_reply(&upstream, "after waiting").await;
     let app = app_with_upstream(&upstream, &[("LLM_MAX_RETRIES", "1")]).await;
     let user = app.new_user("Ann").await;
-    let session: Value = app
-        .post("/sessions", &user.token, json!({"title": "t"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let session = app.new_titled_session(&user, "t").await;
     let started = Instant::now();
-    let exchange = app.send(&user, session["id"].as_str().unwrap(), "hi").await;
+    let exchange = app.send(&user, &session, "hi").await;
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "waited for Retry-After"
@@ -310,16 +278,9 @@ async fn a_slow_provider_times_out_into_the_offline_answer() {
         .await;
     let app = app_with_upstream(&upstream, &[("LLM_TIMEOUT_SECS", "1")]).await;
     let user = app.new_user("Ann").await;
-    let session: Value = app
-        .post("/sessions", &user.token, json!({"title": "t"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let session = app.new_titled_session(&user, "t").await;
     let started = Instant::now();
-    let exchange = app
-        .send(&user, session["id"].as_str().unwrap(), "what is a bond?")
-        .await;
+    let exchange = app.send(&user, &session, "what is a bond?").await;
     assert!(started.elapsed() < Duration::from_secs(4));
     assert_eq!(exchange["assistant_message"]["fallback"], true);
     assert!(!exchange["assistant_message"]["sources"]
@@ -368,13 +329,7 @@ async fn the_circuit_breaker_opens_and_closes_again() {
     )
     .await;
     let user = app.new_user("Ann").await;
-    let session: Value = app
-        .post("/sessions", &user.token, json!({"title": "t"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = session["id"].as_str().unwrap();
+    let id = &app.new_titled_session(&user, "t").await;
     for _ in 0..4 {
         let exchange = app.send(&user, id, "what is a bond?").await;
         assert_eq!(exchange["assistant_message"]["fallback"], true);
@@ -459,13 +414,7 @@ async fn a_client_that_gives_up_does_not_lose_the_reply() {
         .await;
     let app = app_with_upstream(&upstream, &[]).await;
     let user = app.new_user("Ann").await;
-    let session: Value = app
-        .post("/sessions", &user.token, json!({"title": "t"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = session["id"].as_str().unwrap();
+    let id = &app.new_titled_session(&user, "t").await;
 
     let gave_up = app
         .client
@@ -510,15 +459,8 @@ async fn with_logprobs_confidence_is_the_mean_token_probability() {
         .await;
     let app = app_with_upstream(&upstream, &[("LLM_LOGPROBS", "true")]).await;
     let user = app.new_user("Ann").await;
-    let session: Value = app
-        .post("/sessions", &user.token, json!({"title": "t"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let exchange = app
-        .send(&user, session["id"].as_str().unwrap(), "is that right?")
-        .await;
+    let session = app.new_titled_session(&user, "t").await;
+    let exchange = app.send(&user, &session, "is that right?").await;
     assert_eq!(exchange["assistant_message"]["fallback"], false);
     let confidence = exchange["assistant_message"]["confidence"]
         .as_f64()
