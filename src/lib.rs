@@ -14,4 +14,5 @@ pub mod openapi;
 pub mod routes;
 pub mod service;
 pub mod startup;
+pub mod state;
 pub mod telemetry;

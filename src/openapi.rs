@@ -1,10 +1,13 @@
-//! The OpenAPI 3.1 document, generated from the handlers and types.
+//! The OpenAPI 3.1 document. Its paths come from the same registration as
+//! the router ([`crate::routes::configure`]); this module adds what is not
+//! an operation: info, tags, the security scheme, shared schemas.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
 
 use crate::error::{ErrorBody, ErrorResponse, FieldError};
-use crate::routes::{admin, auth, messages, ops, sessions};
+use crate::routes::{self, messages};
 
 struct SecurityAddon;
 
@@ -52,17 +55,8 @@ opaque `cursor`; responses carry `next_cursor`. Sign in with `POST /auth/token`,
 Authorize button with the `access_token`.",
         license(name = "MIT"),
     ),
-    paths(
-        auth::register, auth::issue_token, auth::refresh_token, auth::get_me,
-        sessions::create_session, sessions::list_sessions, sessions::get_session,
-        sessions::rename_session, sessions::delete_session,
-        messages::list_messages, messages::send_message,
-        admin::get_stats, admin::list_users, admin::update_user, admin::list_all_sessions,
-        admin::list_session_messages, admin::admin_page,
-        ops::healthz, ops::readyz, ops::metrics,
-    ),
     components(schemas(ErrorResponse, ErrorBody, FieldError, messages::Delta)),
-    modifiers(&SecurityAddon, &OptionalBodies),
+    modifiers(&SecurityAddon),
     tags(
         (name = "auth", description = "Accounts and tokens"),
         (name = "sessions", description = "The caller's chat sessions"),
@@ -73,9 +67,20 @@ Authorize button with the `access_token`.",
 )]
 pub struct ApiDoc;
 
+/// The whole document: [`ApiDoc`] plus every registered operation.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, mut document) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::configure)
+        .split_for_parts();
+    OptionalBodies.modify(&mut document);
+    document
+}
+
 /// The document as served at `/openapi.json` and committed at `openapi/openapi.json`.
 pub fn spec_json() -> String {
-    ApiDoc::openapi()
+    document()
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

@@ -8,32 +8,26 @@ use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, Condition};
-use actix_web::{web, App, HttpResponse, HttpServer, Resource};
+use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing_actix_web::TracingLogger;
-use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::{JwtKeys, PasswordHasher};
 use crate::config::{JwtSecretSource, Settings};
 use crate::db::{Database, DbSetupError};
-use crate::error::AppError;
 use crate::llm::Assistant;
 use crate::metrics::Metrics;
-use crate::openapi::ApiDoc;
 use crate::routes::extract::{path_config, query_config};
-use crate::routes::{admin, auth, messages, ops, sessions};
+use crate::routes::fallback::{fallback, RouteTable};
+use crate::routes::{self, ops};
+use crate::service::chat::{Chat, ContextLimits};
 use crate::service::rate_limit::RateLimiter;
+use crate::state::AppState;
 
-/// What every handler can reach.
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Database,
-    pub jwt: JwtKeys,
-    pub hasher: PasswordHasher,
-    pub assistant: Arc<Assistant>,
-    pub metrics: Arc<Metrics>,
-    pub limiter: RateLimiter,
-}
+/// Pages served outside the API document, with their methods: redirects to
+/// the console and to Swagger UI.
+const PAGES: &[(&str, &[&str])] = &[("/admin", &["GET"]), ("/swagger-ui", &["GET"])];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -114,6 +108,10 @@ impl Application {
                 "OPENAI_API_KEY is not set: the offline assistant answers every message"
             );
         }
+        let limits = ContextLimits {
+            max_messages: settings.llm.context_max_messages,
+            max_chars: settings.llm.context_max_chars,
+        };
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(&secret, settings.access_token_ttl_secs),
             hasher: PasswordHasher::new(settings.bcrypt_cost),
@@ -122,7 +120,7 @@ impl Application {
                 settings.rate_limit_auth_per_min,
                 settings.rate_limit_messages_per_min,
             ),
-            assistant,
+            chat: Chat::new(db.clone(), assistant, limits),
             metrics,
             db,
             settings: Arc::new(settings),
@@ -139,10 +137,15 @@ impl Application {
                 source,
             })?
             .port();
-        let openapi = ApiDoc::openapi();
+        let document = crate::openapi::document();
+        let route_table = web::Data::new(RouteTable::new(&document, PAGES));
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .configure(routes::configure)
+                .split_for_parts();
+            app.app_data(state.clone())
+                .app_data(route_table.clone())
                 .app_data(query_config())
                 .app_data(path_config())
                 .wrap(Condition::new(
@@ -151,9 +154,12 @@ impl Application {
                 ))
                 .wrap(from_fn(ops::record_metrics))
                 .wrap(TracingLogger::default())
-                .configure(routes)
-                .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", openapi.clone()))
-                .default_service(web::to(not_found))
+                .route("/admin", web::get().to(|| redirect("/admin/")))
+                .route("/swagger-ui", web::get().to(|| redirect("/swagger-ui/")))
+                .service(
+                    SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", document.clone()),
+                )
+                .default_service(web::to(fallback))
         })
         .shutdown_timeout(30)
         .listen(listener)
@@ -193,60 +199,8 @@ fn cors(allowed: &[String]) -> Cors {
         .fold(cors, |cors, origin| cors.allowed_origin(origin))
 }
 
-/// A resource whose other methods answer 405 with `Allow`.
-fn resource(path: &str, allow: &'static str) -> Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        let mut response = actix_web::ResponseError::error_response(&AppError::MethodNotAllowed);
-        if let Ok(value) = header::HeaderValue::from_str(allow) {
-            response.headers_mut().insert(header::ALLOW, value);
-        }
-        response
-    }))
-}
-
-async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::NotFound("no such route".into()))
-}
-
 async fn redirect(to: &'static str) -> HttpResponse {
     HttpResponse::PermanentRedirect()
         .insert_header((header::LOCATION, to))
         .finish()
-}
-
-fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/auth/register", "POST").route(web::post().to(auth::register)))
-        .service(resource("/auth/token", "POST").route(web::post().to(auth::issue_token)))
-        .service(resource("/auth/refresh", "POST").route(web::post().to(auth::refresh_token)))
-        .service(resource("/auth/me", "GET").route(web::get().to(auth::get_me)))
-        .service(
-            resource("/sessions", "GET, POST")
-                .route(web::get().to(sessions::list_sessions))
-                .route(web::post().to(sessions::create_session)),
-        )
-        .service(
-            resource("/sessions/{id}", "GET, PATCH, DELETE")
-                .route(web::get().to(sessions::get_session))
-                .route(web::patch().to(sessions::rename_session))
-                .route(web::delete().to(sessions::delete_session)),
-        )
-        .service(
-            resource("/sessions/{id}/messages", "GET, POST")
-                .route(web::get().to(messages::list_messages))
-                .route(web::post().to(messages::send_message)),
-        )
-        .service(resource("/admin/stats", "GET").route(web::get().to(admin::get_stats)))
-        .service(resource("/admin/users", "GET").route(web::get().to(admin::list_users)))
-        .service(resource("/admin/users/{id}", "PATCH").route(web::patch().to(admin::update_user)))
-        .service(resource("/admin/sessions", "GET").route(web::get().to(admin::list_all_sessions)))
-        .service(
-            resource("/admin/sessions/{id}/messages", "GET")
-                .route(web::get().to(admin::list_session_messages)),
-        )
-        .service(resource("/admin/", "GET").route(web::get().to(admin::admin_page)))
-        .service(resource("/admin", "GET").route(web::get().to(|| redirect("/admin/"))))
-        .service(resource("/swagger-ui", "GET").route(web::get().to(|| redirect("/swagger-ui/"))))
-        .service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
-        .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)))
-        .service(resource("/metrics", "GET").route(web::get().to(ops::metrics)));
 }

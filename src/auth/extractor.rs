@@ -11,7 +11,7 @@ use actix_web_httpauth::extractors::bearer::BearerAuth;
 
 use crate::error::AppError;
 use crate::service::users;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The authenticated, active caller.
 #[derive(Debug, Clone)]

@@ -2,22 +2,34 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, patch, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{resource_id, JsonBody};
-use super::messages::{MessageListQuery, MessagePage};
+use super::messages::{message_page, Message, OrderQuery};
+use super::responses::{BadRequest, NotAdmin, NotFound, Unauthorized};
 use super::sessions::Session;
 use super::PageQuery;
 use crate::auth::AdminUser;
 use crate::clock::{now_ms, rfc3339};
 use crate::db::models::{ChatSession, User};
 use crate::error::{AppError, ErrorResponse};
-use crate::service::stats::{self, UserActivity};
-use crate::service::users::{self, UserChanges};
-use crate::service::{messages, sessions};
-use crate::startup::AppState;
+use crate::service::pagination::Page;
+use crate::service::sessions::{self, Access};
+use crate::service::stats;
+use crate::service::users::{self, UserActivity, UserChanges};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(get_stats)
+        .service(list_users)
+        .service(update_user)
+        .service(list_all_sessions)
+        .service(list_session_messages)
+        .service(admin_page);
+}
 
 /// Token totals.
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,13 +102,6 @@ impl From<&UserActivity> for AdminUserView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AdminUserPage {
-    pub items: Vec<AdminUserView>,
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
 /// A session with its owner.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdminSession {
@@ -107,13 +112,6 @@ pub struct AdminSession {
     pub user_email: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AdminSessionPage {
-    pub items: Vec<AdminSession>,
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateUserRequest {
     /// Promote or demote.
@@ -122,43 +120,34 @@ pub struct UpdateUserRequest {
     pub is_active: Option<bool>,
 }
 
+/// Filters of the user list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct UserListQuery {
+pub struct UserFilter {
     /// Part of an email address (case-insensitive).
     pub q: Option<String>,
-    /// Items per page, 1–200.
-    #[param(minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    #[param(pattern = "^[A-Za-z0-9_-]*$", max_length = 200)]
-    pub cursor: Option<String>,
 }
 
+/// Filters of the session list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct SessionListQuery {
+pub struct SessionFilter {
     /// Only this user's sessions.
     #[param(format = Uuid)]
     pub user_id: Option<String>,
-    /// Items per page, 1–200.
-    #[param(minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    #[param(pattern = "^[A-Za-z0-9_-]*$", max_length = 200)]
-    pub cursor: Option<String>,
 }
 
 /// Service statistics.
 #[utoipa::path(
-    get, path = "/admin/stats", tag = "admin",
+    tag = "admin",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Statistics", body = Stats),
-        (status = 401, description = "Not signed in", body = ErrorResponse),
-        (status = 403, description = "Not an administrator", body = ErrorResponse),
+        Unauthorized,
+        NotAdmin,
     )
 )]
+#[get("/admin/stats")]
 pub async fn get_stats(
     state: web::Data<AppState>,
     _admin: AdminUser,
@@ -194,53 +183,49 @@ pub async fn get_stats(
 
 /// Every user with their activity, newest first; `q` filters by email.
 #[utoipa::path(
-    get, path = "/admin/users", tag = "admin",
+    tag = "admin",
     security(("bearer" = [])),
-    params(UserListQuery),
+    params(UserFilter, PageQuery),
     responses(
-        (status = 200, description = "A page of users", body = AdminUserPage),
-        (status = 400, description = "Bad `limit` or `cursor`", body = ErrorResponse),
-        (status = 401, description = "Not signed in", body = ErrorResponse),
-        (status = 403, description = "Not an administrator", body = ErrorResponse),
+        (status = 200, description = "A page of users", body = Page<AdminUserView>),
+        BadRequest,
+        Unauthorized,
+        NotAdmin,
     )
 )]
+#[get("/admin/users")]
 pub async fn list_users(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    query: web::Query<UserListQuery>,
+    filter: web::Query<UserFilter>,
+    page: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor.clone(),
-    }
-    .page()?;
-    let q = query.into_inner().q;
+    let page = page.page()?;
+    let q = filter.into_inner().q;
     let found = state
         .db
-        .run(move |conn| stats::list_users(conn, q.as_deref(), &page))
+        .run(move |conn| users::list_with_activity(conn, q.as_deref(), &page))
         .await?;
-    Ok(HttpResponse::Ok().json(AdminUserPage {
-        items: found.items.iter().map(AdminUserView::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(found.map(|u| AdminUserView::from(&u))))
 }
 
 /// Promote, demote, deactivate or reactivate a user. The last active
 /// administrator cannot be demoted or deactivated (409).
 #[utoipa::path(
-    patch, path = "/admin/users/{id}", tag = "admin",
+    tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "User id")),
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The user", body = AdminUserView),
-        (status = 400, description = "Malformed body", body = ErrorResponse),
-        (status = 401, description = "Not signed in", body = ErrorResponse),
-        (status = 403, description = "Not an administrator", body = ErrorResponse),
-        (status = 404, description = "No such user", body = ErrorResponse),
+        BadRequest,
+        Unauthorized,
+        NotAdmin,
+        NotFound,
         (status = 409, description = "It would leave no active administrator", body = ErrorResponse),
     )
 )]
+#[patch("/admin/users/{id}")]
 pub async fn update_user(
     state: web::Data<AppState>,
     _admin: AdminUser,
@@ -256,7 +241,7 @@ pub async fn update_user(
         .db
         .run(move |conn| {
             let user = users::update_flags(conn, &id, changes)?;
-            stats::user_activity(conn, user)
+            users::with_activity(conn, user)
         })
         .await?;
     Ok(HttpResponse::Ok().json(AdminUserView::from(&updated)))
@@ -264,27 +249,25 @@ pub async fn update_user(
 
 /// Every session, most recently updated first; `user_id` filters.
 #[utoipa::path(
-    get, path = "/admin/sessions", tag = "admin",
+    tag = "admin",
     security(("bearer" = [])),
-    params(SessionListQuery),
+    params(SessionFilter, PageQuery),
     responses(
-        (status = 200, description = "A page of sessions", body = AdminSessionPage),
-        (status = 400, description = "Bad `limit`, `cursor` or `user_id`", body = ErrorResponse),
-        (status = 401, description = "Not signed in", body = ErrorResponse),
-        (status = 403, description = "Not an administrator", body = ErrorResponse),
+        (status = 200, description = "A page of sessions", body = Page<AdminSession>),
+        BadRequest,
+        Unauthorized,
+        NotAdmin,
     )
 )]
+#[get("/admin/sessions")]
 pub async fn list_all_sessions(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    query: web::Query<SessionListQuery>,
+    filter: web::Query<SessionFilter>,
+    page: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor.clone(),
-    }
-    .page()?;
-    let user_id = query
+    let page = page.page()?;
+    let user_id = filter
         .user_id
         .as_deref()
         .map(|u| {
@@ -297,56 +280,45 @@ pub async fn list_all_sessions(
         .db
         .run(move |conn| sessions::list_all(conn, user_id.as_deref(), &page))
         .await?;
-    Ok(HttpResponse::Ok().json(AdminSessionPage {
-        items: found
-            .items
-            .iter()
-            .map(|(s, email): &(ChatSession, String)| AdminSession {
-                session: Session::from(s),
-                user_id: s.user_id.clone(),
-                user_email: email.clone(),
-            })
-            .collect(),
-        next_cursor: found.next_cursor,
-    }))
+    Ok(
+        HttpResponse::Ok().json(found.map(|(s, email): (ChatSession, String)| AdminSession {
+            session: Session::from(&s),
+            user_id: s.user_id,
+            user_email: email,
+        })),
+    )
 }
 
 /// Any session's messages, for debugging a conversation.
 #[utoipa::path(
-    get, path = "/admin/sessions/{id}/messages", tag = "admin",
+    tag = "admin",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "Session id"), MessageListQuery),
+    params(("id" = String, Path, format = Uuid, description = "Session id"), PageQuery, OrderQuery),
     responses(
-        (status = 200, description = "A page of messages", body = MessagePage),
-        (status = 400, description = "Bad `limit`, `cursor` or `order`", body = ErrorResponse),
-        (status = 401, description = "Not signed in", body = ErrorResponse),
-        (status = 403, description = "Not an administrator", body = ErrorResponse),
-        (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 200, description = "A page of messages", body = Page<Message>),
+        BadRequest,
+        Unauthorized,
+        NotAdmin,
+        NotFound,
     )
 )]
+#[get("/admin/sessions/{id}/messages")]
 pub async fn list_session_messages(
     state: web::Data<AppState>,
     _admin: AdminUser,
     id: web::Path<String>,
-    query: web::Query<MessageListQuery>,
+    page: web::Query<PageQuery>,
+    order: web::Query<OrderQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let id = resource_id(&id, "chat session")?;
-    let (order, page) = query.parts()?;
-    let found = state
-        .db
-        .run(move |conn| {
-            sessions::get_any(conn, &id)?;
-            messages::list(conn, &id, order, &page)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(MessagePage::from_page(found)))
+    message_page(&state, Access::Any, &id, &page, &order).await
 }
 
 /// The admin console (HTML; holds no data, signs in through the API).
 #[utoipa::path(
-    get, path = "/admin/", tag = "admin",
+    tag = "admin",
     responses((status = 200, description = "The admin web page", content_type = "text/html", body = String))
 )]
+#[get("/admin/")]
 pub async fn admin_page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -1,17 +1,26 @@
 //! `/auth`: register, sign in, refresh, me.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{client_ip, JsonBody};
+use super::responses::{BadRequest, PayloadTooLarge, RateLimited, Unauthorized, ValidationFailed};
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
 use crate::db::models;
 use crate::domain::{Email, Password, UserName, Violations};
 use crate::error::{AppError, ErrorResponse};
 use crate::service::{tokens, users};
-use crate::startup::AppState;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(register)
+        .service(sign_in)
+        .service(refresh)
+        .service(get_me);
+}
 
 /// A user account.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -118,17 +127,18 @@ impl TokenPair {
 
 /// Create an account.
 #[utoipa::path(
-    post, path = "/auth/register", tag = "auth",
+    tag = "auth",
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created", body = User),
-        (status = 400, description = "Malformed body", body = ErrorResponse),
+        BadRequest,
         (status = 403, description = "Registration is switched off (`registration_closed`)", body = ErrorResponse),
         (status = 409, description = "Email already registered", body = ErrorResponse),
-        (status = 413, description = "Body too large", body = ErrorResponse),
-        (status = 422, description = "A field breaks a rule", body = ErrorResponse),
+        PayloadTooLarge,
+        ValidationFailed,
     )
 )]
+#[post("/auth/register")]
 #[tracing::instrument(skip_all)]
 pub async fn register(
     state: web::Data<AppState>,
@@ -155,19 +165,20 @@ pub async fn register(
 
 /// Sign in: exchange email and password for a token pair.
 #[utoipa::path(
-    post, path = "/auth/token", tag = "auth",
+    tag = "auth",
     request_body = TokenRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenPair),
-        (status = 400, description = "Malformed body", body = ErrorResponse),
+        BadRequest,
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = ErrorResponse),
         (status = 403, description = "The account is deactivated", body = ErrorResponse),
-        (status = 413, description = "Body too large", body = ErrorResponse),
-        (status = 429, description = "Too many attempts from this address or for this email (`RATE_LIMIT_AUTH_PER_MIN`); see `Retry-After`", body = ErrorResponse),
+        PayloadTooLarge,
+        RateLimited,
     )
 )]
+#[post("/auth/token")]
 #[tracing::instrument(skip_all)]
-pub async fn issue_token(
+pub async fn sign_in(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
     JsonBody(body): JsonBody<TokenRequest>,
@@ -203,17 +214,18 @@ pub async fn issue_token(
 
 /// Exchange a refresh token for a new pair (the old one stops working).
 #[utoipa::path(
-    post, path = "/auth/refresh", tag = "auth",
+    tag = "auth",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new pair", body = TokenPair),
-        (status = 400, description = "Malformed body", body = ErrorResponse),
+        BadRequest,
         (status = 401, description = "Unknown, expired, revoked or reused refresh token; reuse revokes the whole chain", body = ErrorResponse),
-        (status = 413, description = "Body too large", body = ErrorResponse),
+        PayloadTooLarge,
     )
 )]
+#[post("/auth/refresh")]
 #[tracing::instrument(skip_all)]
-pub async fn refresh_token(
+pub async fn refresh(
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<HttpResponse, AppError> {
@@ -227,13 +239,14 @@ pub async fn refresh_token(
 
 /// The signed-in user.
 #[utoipa::path(
-    get, path = "/auth/me", tag = "auth",
+    tag = "auth",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = User),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorResponse),
+        Unauthorized,
     )
 )]
+#[get("/auth/me")]
 pub async fn get_me(user: AuthUser) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(User::from(&user)))
 }

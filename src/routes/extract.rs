@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 256 * 1024;
 

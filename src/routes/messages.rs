@@ -1,23 +1,30 @@
 //! `/sessions/{id}/messages`: history, and asking the assistant (as one JSON
 //! answer or as Server-Sent Events).
 
-use std::sync::Arc;
-
 use actix_web::http::header::ACCEPT;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{resource_id, JsonBody};
+use super::responses::{
+    BadRequest, NotFound, PayloadTooLarge, RateLimited, Unauthorized, ValidationFailed,
+};
 use super::{sse, PageQuery};
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
 use crate::domain::MessageContent;
-use crate::error::{AppError, ErrorResponse};
-use crate::service::chat::{self, Asker, ContextLimits, StreamEvent};
-use crate::service::messages::{self, Order, StoredMessage};
-use crate::service::sessions;
-use crate::startup::AppState;
+use crate::error::AppError;
+use crate::service::chat::{Asker, StreamEvent};
+use crate::service::messages::{self, StoredMessage};
+use crate::service::pagination::{Direction, Page};
+use crate::service::sessions::Access;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_messages).service(send_message);
+}
 
 /// A document an assistant message drew on.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -117,24 +124,6 @@ impl From<&StoredMessage> for Message {
     }
 }
 
-/// A page of messages.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MessagePage {
-    pub items: Vec<Message>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
-impl MessagePage {
-    pub fn from_page(page: crate::service::pagination::Page<StoredMessage>) -> Self {
-        Self {
-            items: page.items.iter().map(Message::from).collect(),
-            next_cursor: page.next_cursor,
-        }
-    }
-}
-
 #[derive(Debug, Default, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SortOrder {
@@ -143,33 +132,40 @@ pub enum SortOrder {
     Desc,
 }
 
+/// The order of a message list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct MessageListQuery {
-    /// Items per page, 1–200.
-    #[param(minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    #[param(pattern = "^[A-Za-z0-9_-]*$", max_length = 200)]
-    pub cursor: Option<String>,
+pub struct OrderQuery {
     /// `asc` (oldest first, the default) or `desc` (newest first).
     #[param(inline)]
     pub order: Option<SortOrder>,
 }
 
-impl MessageListQuery {
-    pub fn parts(&self) -> Result<(Order, crate::service::pagination::PageRequest), AppError> {
-        let page = PageQuery {
-            limit: self.limit,
-            cursor: self.cursor.clone(),
+impl OrderQuery {
+    pub fn direction(&self) -> Direction {
+        match self.order.unwrap_or_default() {
+            SortOrder::Asc => Direction::Ascending,
+            SortOrder::Desc => Direction::Descending,
         }
-        .page()?;
-        let order = match self.order.unwrap_or_default() {
-            SortOrder::Asc => Order::OldestFirst,
-            SortOrder::Desc => Order::NewestFirst,
-        };
-        Ok((order, page))
     }
+}
+
+/// A page of a session's messages, for its owner (`Access::Owner`) or an
+/// administrator (`Access::Any`).
+pub async fn message_page(
+    state: &AppState,
+    access: Access,
+    session_id: &str,
+    page: &PageQuery,
+    order: &OrderQuery,
+) -> Result<HttpResponse, AppError> {
+    let id = resource_id(session_id, "chat session")?;
+    let (page, direction) = (page.page()?, order.direction());
+    let found = state
+        .db
+        .run(move |conn| messages::list(conn, &access, &id, direction, &page))
+        .await?;
+    Ok(HttpResponse::Ok().json(found.map(|m| Message::from(&m))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -227,32 +223,25 @@ pub struct Delta {
 
 /// A session's messages, oldest first (`order=desc` for newest first).
 #[utoipa::path(
-    get, path = "/sessions/{id}/messages", tag = "messages",
+    tag = "messages",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "Session id"), MessageListQuery),
+    params(("id" = String, Path, format = Uuid, description = "Session id"), PageQuery, OrderQuery),
     responses(
-        (status = 200, description = "A page of messages", body = MessagePage),
-        (status = 400, description = "Bad `limit`, `cursor` or `order`", body = ErrorResponse),
-        (status = 401, description = "Not signed in", body = ErrorResponse),
-        (status = 404, description = "Absent, or another user's", body = ErrorResponse),
+        (status = 200, description = "A page of messages", body = Page<Message>),
+        BadRequest,
+        Unauthorized,
+        NotFound,
     )
 )]
+#[get("/sessions/{id}/messages")]
 pub async fn list_messages(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
-    query: web::Query<MessageListQuery>,
+    page: web::Query<PageQuery>,
+    order: web::Query<OrderQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let id = resource_id(&id, "chat session")?;
-    let (order, page) = query.parts()?;
-    let found = state
-        .db
-        .run(move |conn| {
-            sessions::get_owned(conn, &user.id, &id)?;
-            messages::list(conn, &id, order, &page)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(MessagePage::from_page(found)))
+    message_page(&state, Access::Owner(user.id), &id, &page, &order).await
 }
 
 const SSE_DESCRIPTION: &str =
@@ -266,7 +255,7 @@ the reply is generated. A client that disconnects does not stop the reply from b
 
 /// Ask the assistant: stores the question, answers, stores the answer.
 #[utoipa::path(
-    post, path = "/sessions/{id}/messages", tag = "messages",
+    tag = "messages",
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "Session id"), SendMessageQuery),
     request_body = SendMessageRequest,
@@ -274,14 +263,15 @@ the reply is generated. A client that disconnects does not stop the reply from b
         (status = 201, description = "Both messages, stored", body = MessageExchange),
         (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = SseEvent,
             example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: delta\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
-        (status = 400, description = "Malformed body", body = ErrorResponse),
-        (status = 401, description = "Not signed in", body = ErrorResponse),
-        (status = 404, description = "Absent, or another user's", body = ErrorResponse),
-        (status = 413, description = "Body too large", body = ErrorResponse),
-        (status = 422, description = "Blank or longer than 8,000 characters", body = ErrorResponse),
-        (status = 429, description = "Too many messages", body = ErrorResponse),
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        PayloadTooLarge,
+        ValidationFailed,
+        RateLimited,
     )
 )]
+#[post("/sessions/{id}/messages")]
 pub async fn send_message(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -299,26 +289,20 @@ pub async fn send_message(
         user_id: user.id,
         name: user.name,
     };
-    let limits = ContextLimits {
-        max_messages: state.settings.llm.context_max_messages,
-        max_chars: state.settings.llm.context_max_chars,
-    };
     let wants_stream = query.stream.unwrap_or(false)
         || req
             .headers()
             .get(ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/event-stream"));
-    let (db, assistant) = (state.db.clone(), Arc::clone(&state.assistant));
     if !wants_stream {
-        let (question, answer) = chat::send(db, assistant, asker, id, content, limits).await?;
+        let (question, answer) = state.chat.send(asker, id, content).await?;
         return Ok(HttpResponse::Created().json(MessageExchange {
             user_message: Message::from(&question),
             assistant_message: Message::from(&answer),
         }));
     }
-    let (question, events) =
-        chat::send_streaming(db, assistant, asker, id, content, limits).await?;
+    let (question, events) = state.chat.send_streaming(asker, id, content).await?;
     let first = sse::event("user_message", &Message::from(&question));
     let keep_alive = std::time::Duration::from_secs(state.settings.sse_keep_alive_secs);
     Ok(sse::response(first, events, frame, keep_alive))

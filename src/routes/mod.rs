@@ -1,19 +1,38 @@
 //! The HTTP layer: thin handlers that parse, call the service layer, and map
 //! the result. One module per resource.
+//!
+//! Every route is declared once, on its handler: the actix attribute
+//! (`#[get("/sessions")]`) gives the method and path, `#[utoipa::path]` the
+//! documentation, and [`configure`] registers the handlers through
+//! `utoipa-actix-web`, which builds the router and the OpenAPI paths from the
+//! same registration. `405 Allow` answers are derived from that document
+//! ([`fallback`]).
 
 pub mod admin;
 pub mod auth;
 pub mod extract;
+pub mod fallback;
 pub mod messages;
 pub mod ops;
+pub mod responses;
 pub mod sessions;
 pub mod sse;
 
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::AppError;
 use crate::service::pagination::PageRequest;
+
+/// Registers every API operation (router and OpenAPI document alike).
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.configure(auth::configure)
+        .configure(sessions::configure)
+        .configure(messages::configure)
+        .configure(admin::configure)
+        .configure(ops::configure);
+}
 
 /// Pagination of every list.
 #[derive(Debug, Deserialize, IntoParams)]

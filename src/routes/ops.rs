@@ -6,12 +6,17 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{AppError, ErrorResponse};
-use crate::startup::AppState;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(healthz).service(readyz).service(metrics);
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -20,19 +25,21 @@ pub struct Health {
 }
 
 /// Liveness: 200 while the process is up.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Up", body = Health)))]
+#[utoipa::path(tag = "ops", responses((status = 200, description = "Up", body = Health)))]
+#[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 /// Readiness: 200 when the database answers, else 503.
 #[utoipa::path(
-    get, path = "/readyz", tag = "ops",
+    tag = "ops",
     responses(
         (status = 200, description = "Ready", body = Health),
         (status = 503, description = "The database does not answer", body = Health),
     )
 )]
+#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
         Ok(()) => HttpResponse::Ok().json(Health { status: "ok" }),
@@ -47,12 +54,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus metrics (bearer `METRICS_TOKEN` when that is set).
 #[utoipa::path(
-    get, path = "/metrics", tag = "ops",
+    tag = "ops",
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
         (status = 401, description = "`METRICS_TOKEN` is set and was not presented", body = ErrorResponse),
     )
 )]
+#[get("/metrics")]
 pub async fn metrics(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -1,18 +1,29 @@
 //! `/sessions`: the caller's chat sessions.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{resource_id, JsonBody, JsonBodyOrEmpty};
+use super::responses::{BadRequest, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed};
 use super::PageQuery;
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
 use crate::db::models::ChatSession;
 use crate::domain::SessionTitle;
-use crate::error::{AppError, ErrorResponse};
+use crate::error::AppError;
+use crate::service::pagination::Page;
 use crate::service::sessions;
-use crate::startup::AppState;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_session)
+        .service(list_sessions)
+        .service(get_session)
+        .service(rename_session)
+        .service(delete_session);
+}
 
 /// A conversation.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -43,15 +54,6 @@ impl From<&ChatSession> for Session {
     }
 }
 
-/// A page of sessions, most recently updated first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionPage {
-    pub items: Vec<Session>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CreateSessionRequest {
     /// Optional; 1–200 characters after trimming. Without it the session is named after its first exchange.
@@ -77,17 +79,18 @@ pub struct RenameSessionRequest {
 
 /// Open a chat session.
 #[utoipa::path(
-    post, path = "/sessions", tag = "sessions",
+    tag = "sessions",
     security(("bearer" = [])),
     request_body(content = CreateSessionRequest, description = "Optional: an empty body creates an untitled session"),
     responses(
         (status = 201, description = "Created", body = Session),
-        (status = 400, description = "Malformed body", body = ErrorResponse),
-        (status = 401, description = "Not signed in", body = ErrorResponse),
-        (status = 413, description = "Body too large", body = ErrorResponse),
-        (status = 422, description = "Title too long or blank", body = ErrorResponse),
+        BadRequest,
+        Unauthorized,
+        PayloadTooLarge,
+        ValidationFailed,
     )
 )]
+#[post("/sessions")]
 pub async fn create_session(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -107,15 +110,16 @@ pub async fn create_session(
 
 /// The caller's sessions, most recently updated first.
 #[utoipa::path(
-    get, path = "/sessions", tag = "sessions",
+    tag = "sessions",
     security(("bearer" = [])),
     params(PageQuery),
     responses(
-        (status = 200, description = "A page of sessions", body = SessionPage),
-        (status = 400, description = "Bad `limit` or `cursor`", body = ErrorResponse),
-        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 200, description = "A page of sessions", body = Page<Session>),
+        BadRequest,
+        Unauthorized,
     )
 )]
+#[get("/sessions")]
 pub async fn list_sessions(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -126,23 +130,21 @@ pub async fn list_sessions(
         .db
         .run(move |conn| sessions::list_owned(conn, &user.id, &page))
         .await?;
-    Ok(HttpResponse::Ok().json(SessionPage {
-        items: found.items.iter().map(Session::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(found.map(|s| Session::from(&s))))
 }
 
 /// One of the caller's sessions.
 #[utoipa::path(
-    get, path = "/sessions/{id}", tag = "sessions",
+    tag = "sessions",
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "Session id")),
     responses(
         (status = 200, description = "The session", body = Session),
-        (status = 401, description = "Not signed in", body = ErrorResponse),
-        (status = 404, description = "Absent, or another user's", body = ErrorResponse),
+        Unauthorized,
+        NotFound,
     )
 )]
+#[get("/sessions/{id}")]
 pub async fn get_session(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -158,19 +160,20 @@ pub async fn get_session(
 
 /// Rename a session.
 #[utoipa::path(
-    patch, path = "/sessions/{id}", tag = "sessions",
+    tag = "sessions",
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "Session id")),
     request_body = RenameSessionRequest,
     responses(
         (status = 200, description = "Renamed", body = Session),
-        (status = 400, description = "Malformed body", body = ErrorResponse),
-        (status = 401, description = "Not signed in", body = ErrorResponse),
-        (status = 404, description = "Absent, or another user's", body = ErrorResponse),
-        (status = 413, description = "Body too large", body = ErrorResponse),
-        (status = 422, description = "Title too long or blank", body = ErrorResponse),
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        PayloadTooLarge,
+        ValidationFailed,
     )
 )]
+#[patch("/sessions/{id}")]
 pub async fn rename_session(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -190,15 +193,16 @@ pub async fn rename_session(
 
 /// Delete a session with its messages and their sources.
 #[utoipa::path(
-    delete, path = "/sessions/{id}", tag = "sessions",
+    tag = "sessions",
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "Session id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not signed in", body = ErrorResponse),
-        (status = 404, description = "Absent, or another user's", body = ErrorResponse),
+        Unauthorized,
+        NotFound,
     )
 )]
+#[delete("/sessions/{id}")]
 pub async fn delete_session(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
-use super::pagination::{Cursor, Page, PageRequest};
-use super::sessions;
+use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
+use super::sessions::{self, Access};
 use crate::clock::{new_id, now_ms};
 use crate::db::models::{ChatMessage, ChatSession, MessageSource};
 use crate::db::schema::{chat_messages, chat_sessions, message_sources};
@@ -23,13 +23,6 @@ pub struct StoredMessage {
     pub sources: Vec<MessageSource>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Order {
-    #[default]
-    OldestFirst,
-    NewestFirst,
-}
-
 fn cursor_of(m: &StoredMessage) -> Cursor {
     Cursor {
         key: m.message.created_at,
@@ -37,45 +30,27 @@ fn cursor_of(m: &StoredMessage) -> Cursor {
     }
 }
 
-/// A page of a session's messages (the caller checked access).
+/// A page of a session's messages in time order (`Ascending`: oldest
+/// first); 404 when the session is absent or not visible with `access`.
 pub fn list(
     conn: &mut DbConnection,
+    access: &Access,
     session_id: &str,
-    order: Order,
+    direction: Direction,
     page: &PageRequest,
 ) -> Result<Page<StoredMessage>, AppError> {
-    let mut query = chat_messages::table
+    sessions::get(conn, access, session_id)?;
+    let query = chat_messages::table
         .filter(chat_messages::session_id.eq(session_id.to_owned()))
         .select(ChatMessage::as_select())
-        .limit(page.fetch())
         .into_boxed();
-    query = match order {
-        Order::OldestFirst => {
-            query.order((chat_messages::created_at.asc(), chat_messages::id.asc()))
-        }
-        Order::NewestFirst => {
-            query.order((chat_messages::created_at.desc(), chat_messages::id.desc()))
-        }
-    };
-    if let Some(after) = &page.after {
-        let (key, id) = (after.key, after.id.clone());
-        query = match order {
-            Order::OldestFirst => query.filter(
-                chat_messages::created_at
-                    .gt(key)
-                    .or(chat_messages::created_at
-                        .eq(key)
-                        .and(chat_messages::id.gt(id))),
-            ),
-            Order::NewestFirst => query.filter(
-                chat_messages::created_at
-                    .lt(key)
-                    .or(chat_messages::created_at
-                        .eq(key)
-                        .and(chat_messages::id.lt(id))),
-            ),
-        };
-    }
+    let query = keyset_page!(
+        query,
+        page,
+        direction,
+        chat_messages::created_at,
+        chat_messages::id
+    );
     let rows = query.load(conn)?;
     let stored = with_sources(conn, rows)?;
     Ok(Page::from_rows(stored, page, cursor_of))

@@ -4,6 +4,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::error::AppError;
 
@@ -63,9 +65,13 @@ impl PageRequest {
     }
 }
 
-#[derive(Debug)]
+/// One page of a list. The same shape serves every list of the API, so the
+/// service layer's pages are also what handlers send (after mapping items).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -89,6 +95,7 @@ impl<T> Page<T> {
         }
     }
 
+    /// The same page with every item converted (rows to API types).
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),
@@ -96,6 +103,45 @@ impl<T> Page<T> {
         }
     }
 }
+
+/// Which way a list runs through its sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Smallest key first.
+    #[default]
+    Ascending,
+    /// Largest key first.
+    Descending,
+}
+
+/// Orders a boxed diesel query by `(key, id)` in `direction` and keeps only
+/// the rows after the page's cursor — the keyset filter, written once for
+/// every list. The columns must be those the cursor was made from.
+macro_rules! keyset_page {
+    ($query:expr, $page:expr, $direction:expr, $key:expr, $id:expr) => {{
+        let query = $query.limit($page.fetch());
+        let query = match $direction {
+            $crate::service::pagination::Direction::Ascending => {
+                query.order(($key.asc(), $id.asc()))
+            }
+            $crate::service::pagination::Direction::Descending => {
+                query.order(($key.desc(), $id.desc()))
+            }
+        };
+        match (&$page.after, $direction) {
+            (None, _) => query,
+            (Some(after), $crate::service::pagination::Direction::Ascending) => query.filter(
+                $key.gt(after.key)
+                    .or($key.eq(after.key).and($id.gt(after.id.clone()))),
+            ),
+            (Some(after), $crate::service::pagination::Direction::Descending) => query.filter(
+                $key.lt(after.key)
+                    .or($key.eq(after.key).and($id.lt(after.id.clone()))),
+            ),
+        }
+    }};
+}
+pub(crate) use keyset_page;
 
 #[cfg(test)]
 mod tests {

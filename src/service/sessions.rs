@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::pagination::{Cursor, Page, PageRequest};
+use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use crate::clock::{new_id, now_ms};
 use crate::db::models::{ChatSession, NewChatSession};
 use crate::db::schema::{chat_sessions, users};
@@ -37,28 +37,38 @@ pub fn create(
         .get_result(conn)?)
 }
 
+/// Whose sessions a read may see.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// Only this user's: another user's session is indistinguishable from an
+    /// absent one.
+    Owner(String),
+    /// Any session (administrators).
+    Any,
+}
+
+/// The session, or 404 when it is absent or not visible with `access`.
+pub fn get(conn: &mut DbConnection, access: &Access, id: &str) -> Result<ChatSession, AppError> {
+    let mut query = chat_sessions::table
+        .find(id)
+        .select(ChatSession::as_select())
+        .into_boxed();
+    if let Access::Owner(user_id) = access {
+        query = query.filter(chat_sessions::user_id.eq(user_id.clone()));
+    }
+    query
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("chat session"))
+}
+
 /// The caller's session, or 404 when it is absent or someone else's.
 pub fn get_owned(
     conn: &mut DbConnection,
     user_id: &str,
     id: &str,
 ) -> Result<ChatSession, AppError> {
-    chat_sessions::table
-        .find(id)
-        .filter(chat_sessions::user_id.eq(user_id))
-        .select(ChatSession::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found("chat session"))
-}
-
-pub fn get_any(conn: &mut DbConnection, id: &str) -> Result<ChatSession, AppError> {
-    chat_sessions::table
-        .find(id)
-        .select(ChatSession::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found("chat session"))
+    get(conn, &Access::Owner(user_id.to_owned()), id)
 }
 
 /// The caller's sessions, most recently updated first.
@@ -67,21 +77,17 @@ pub fn list_owned(
     user_id: &str,
     page: &PageRequest,
 ) -> Result<Page<ChatSession>, AppError> {
-    let mut query = chat_sessions::table
-        .filter(chat_sessions::user_id.eq(user_id))
+    let query = chat_sessions::table
+        .filter(chat_sessions::user_id.eq(user_id.to_owned()))
         .select(ChatSession::as_select())
-        .order((chat_sessions::updated_at.desc(), chat_sessions::id.desc()))
-        .limit(page.fetch())
         .into_boxed();
-    if let Some(after) = &page.after {
-        query = query.filter(
-            chat_sessions::updated_at
-                .lt(after.key)
-                .or(chat_sessions::updated_at
-                    .eq(after.key)
-                    .and(chat_sessions::id.lt(after.id.clone()))),
-        );
-    }
+    let query = keyset_page!(
+        query,
+        page,
+        Direction::Descending,
+        chat_sessions::updated_at,
+        chat_sessions::id
+    );
     Ok(Page::from_rows(query.load(conn)?, page, cursor_of))
 }
 
@@ -94,21 +100,17 @@ pub fn list_all(
     let mut query = chat_sessions::table
         .inner_join(users::table)
         .select((ChatSession::as_select(), users::email))
-        .order((chat_sessions::updated_at.desc(), chat_sessions::id.desc()))
-        .limit(page.fetch())
         .into_boxed();
     if let Some(user_id) = user_id {
         query = query.filter(chat_sessions::user_id.eq(user_id.to_owned()));
     }
-    if let Some(after) = &page.after {
-        query = query.filter(
-            chat_sessions::updated_at
-                .lt(after.key)
-                .or(chat_sessions::updated_at
-                    .eq(after.key)
-                    .and(chat_sessions::id.lt(after.id.clone()))),
-        );
-    }
+    let query = keyset_page!(
+        query,
+        page,
+        Direction::Descending,
+        chat_sessions::updated_at,
+        chat_sessions::id
+    );
     Ok(Page::from_rows(query.load(conn)?, page, |(s, _)| {
         cursor_of(s)
     }))

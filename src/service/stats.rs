@@ -1,12 +1,9 @@
-//! Administration: statistics computed by the database, and user listings
-//! with their activity.
+//! Administration: service-wide statistics computed by the database.
 
-use diesel::dsl::{count_star, max, sql};
+use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable};
 
-use super::pagination::{Cursor, Page, PageRequest};
-use crate::db::models::User;
 use crate::db::schema::{chat_messages, chat_sessions, users};
 use crate::db::DbConnection;
 use crate::error::AppError;
@@ -15,7 +12,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 pub const DAYS_OF_HISTORY: i64 = 30;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Stats {
+pub struct Totals {
     pub users: i64,
     pub sessions: i64,
     pub messages: i64,
@@ -32,11 +29,11 @@ pub struct Stats {
 
 /// Every figure from one read transaction, so they agree with each other
 /// while messages are being written.
-pub fn compute(conn: &mut DbConnection, now: i64) -> Result<Stats, AppError> {
+pub fn compute(conn: &mut DbConnection, now: i64) -> Result<Totals, AppError> {
     conn.transaction(|conn| compute_in(conn, now))
 }
 
-fn compute_in(conn: &mut DbConnection, now: i64) -> Result<Stats, AppError> {
+fn compute_in(conn: &mut DbConnection, now: i64) -> Result<Totals, AppError> {
     let users: i64 = users::table.count().get_result(conn)?;
     let sessions: i64 = chat_sessions::table.count().get_result(conn)?;
     let messages: i64 = chat_messages::table.count().get_result(conn)?;
@@ -85,7 +82,7 @@ fn compute_in(conn: &mut DbConnection, now: i64) -> Result<Stats, AppError> {
             (first_day + d * DAY_MS, n)
         })
         .collect();
-    Ok(Stats {
+    Ok(Totals {
         users,
         sessions,
         messages,
@@ -100,90 +97,5 @@ fn compute_in(conn: &mut DbConnection, now: i64) -> Result<Stats, AppError> {
             .map(|(m, n)| (m.unwrap_or_default(), n))
             .collect(),
         per_day,
-    })
-}
-
-/// A user with their activity.
-#[derive(Debug, Clone)]
-pub struct UserActivity {
-    pub user: User,
-    pub session_count: i64,
-    pub message_count: i64,
-    pub last_active_at: Option<i64>,
-}
-
-/// Users, newest first, optionally filtered by an email substring, with
-/// their session and message counts (aggregated per page, by index).
-pub fn list_users(
-    conn: &mut DbConnection,
-    email_filter: Option<&str>,
-    page: &PageRequest,
-) -> Result<Page<UserActivity>, AppError> {
-    let mut query = users::table
-        .select(User::as_select())
-        .order((users::created_at.desc(), users::id.desc()))
-        .limit(page.fetch())
-        .into_boxed();
-    if let Some(q) = email_filter.map(str::trim).filter(|q| !q.is_empty()) {
-        let escaped = q
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        query = query.filter(users::email.like(format!("%{escaped}%")).escape('\\'));
-    }
-    if let Some(after) = &page.after {
-        query = query.filter(
-            users::created_at.lt(after.key).or(users::created_at
-                .eq(after.key)
-                .and(users::id.lt(after.id.clone()))),
-        );
-    }
-    let rows = query.load(conn)?;
-    let ids: Vec<&str> = rows.iter().map(|u| u.id.as_str()).collect();
-    let activity: Vec<(String, i64, Option<i64>, Option<i64>)> = chat_sessions::table
-        .filter(chat_sessions::user_id.eq_any(&ids))
-        .group_by(chat_sessions::user_id)
-        .select((
-            chat_sessions::user_id,
-            count_star(),
-            sql::<Nullable<BigInt>>("SUM(chat_sessions.message_count)"),
-            max(chat_sessions::last_message_at),
-        ))
-        .load::<(String, i64, Option<i64>, Option<i64>)>(conn)?;
-    let items = rows
-        .into_iter()
-        .map(|user| {
-            let found = activity.iter().find(|(id, ..)| *id == user.id);
-            UserActivity {
-                session_count: found.map_or(0, |a| a.1),
-                message_count: found.and_then(|a| a.2).unwrap_or(0),
-                last_active_at: found.and_then(|a| a.3),
-                user,
-            }
-        })
-        .collect();
-    Ok(Page::from_rows(items, page, |u: &UserActivity| Cursor {
-        key: u.user.created_at,
-        id: u.user.id.clone(),
-    }))
-}
-
-/// One user with activity.
-pub fn user_activity(conn: &mut DbConnection, user: User) -> Result<UserActivity, AppError> {
-    let (session_count, message_count, last_active_at): (i64, Option<i64>, Option<i64>) =
-        chat_sessions::table
-            .filter(chat_sessions::user_id.eq(&user.id))
-            .select((
-                count_star(),
-                sql::<Nullable<BigInt>>("SUM(chat_sessions.message_count)"),
-                max(chat_sessions::last_message_at),
-            ))
-            .get_result(conn)?;
-    Ok(UserActivity {
-        user,
-        session_count,
-        message_count: message_count.unwrap_or(0),
-        last_active_at,
     })
 }

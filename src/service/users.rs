@@ -1,10 +1,14 @@
-//! Users: registration, lookup, and the administrator's changes.
+//! Users: registration, lookup, the administrator's changes, and listings
+//! with each user's activity.
 
+use diesel::dsl::{count_star, max, sql};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable};
 
+use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use crate::clock::{new_id, now_ms};
 use crate::db::models::{NewUser, User};
-use crate::db::schema::users;
+use crate::db::schema::{chat_sessions, users};
 use crate::db::DbConnection;
 use crate::domain::{Email, UserName};
 use crate::error::{is_unique_violation, AppError};
@@ -93,5 +97,86 @@ pub fn update_flags(
             super::tokens::revoke_all_for_user(conn, id)?;
         }
         Ok(updated)
+    })
+}
+
+/// A user with their activity.
+#[derive(Debug, Clone)]
+pub struct UserActivity {
+    pub user: User,
+    pub session_count: i64,
+    pub message_count: i64,
+    pub last_active_at: Option<i64>,
+}
+
+/// Users, newest first, optionally filtered by an email substring, with
+/// their session and message counts (aggregated per page, by index).
+pub fn list_with_activity(
+    conn: &mut DbConnection,
+    email_filter: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<UserActivity>, AppError> {
+    let mut query = users::table.select(User::as_select()).into_boxed();
+    if let Some(q) = email_filter.map(str::trim).filter(|q| !q.is_empty()) {
+        let escaped = q
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query = query.filter(users::email.like(format!("%{escaped}%")).escape('\\'));
+    }
+    let query = keyset_page!(
+        query,
+        page,
+        Direction::Descending,
+        users::created_at,
+        users::id
+    );
+    let rows = query.load(conn)?;
+    let ids: Vec<&str> = rows.iter().map(|u| u.id.as_str()).collect();
+    let activity: Vec<(String, i64, Option<i64>, Option<i64>)> = chat_sessions::table
+        .filter(chat_sessions::user_id.eq_any(&ids))
+        .group_by(chat_sessions::user_id)
+        .select((
+            chat_sessions::user_id,
+            count_star(),
+            sql::<Nullable<BigInt>>("SUM(chat_sessions.message_count)"),
+            max(chat_sessions::last_message_at),
+        ))
+        .load::<(String, i64, Option<i64>, Option<i64>)>(conn)?;
+    let items = rows
+        .into_iter()
+        .map(|user| {
+            let found = activity.iter().find(|(id, ..)| *id == user.id);
+            UserActivity {
+                session_count: found.map_or(0, |a| a.1),
+                message_count: found.and_then(|a| a.2).unwrap_or(0),
+                last_active_at: found.and_then(|a| a.3),
+                user,
+            }
+        })
+        .collect();
+    Ok(Page::from_rows(items, page, |u: &UserActivity| Cursor {
+        key: u.user.created_at,
+        id: u.user.id.clone(),
+    }))
+}
+
+/// One user with activity.
+pub fn with_activity(conn: &mut DbConnection, user: User) -> Result<UserActivity, AppError> {
+    let (session_count, message_count, last_active_at): (i64, Option<i64>, Option<i64>) =
+        chat_sessions::table
+            .filter(chat_sessions::user_id.eq(&user.id))
+            .select((
+                count_star(),
+                sql::<Nullable<BigInt>>("SUM(chat_sessions.message_count)"),
+                max(chat_sessions::last_message_at),
+            ))
+            .get_result(conn)?;
+    Ok(UserActivity {
+        user,
+        session_count,
+        message_count: message_count.unwrap_or(0),
+        last_active_at,
     })
 }

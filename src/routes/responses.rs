@@ -1,0 +1,62 @@
+//! The error answers many operations share, defined once for the OpenAPI
+//! document. A handler's `responses(...)` names these types and writes out
+//! only what is special to it (its success, and errors such as a 409).
+
+use utoipa::IntoResponses;
+
+use crate::error::ErrorResponse;
+
+/// 400 `bad_request`.
+#[derive(IntoResponses)]
+#[response(
+    status = 400,
+    description = "The body or query string is malformed (`bad_request`)"
+)]
+pub struct BadRequest(pub ErrorResponse);
+
+/// 401 `unauthorized`.
+#[derive(IntoResponses)]
+#[response(
+    status = 401,
+    description = "Not signed in: the bearer token is missing, invalid or expired, or the account is deactivated (`unauthorized`)",
+    headers(("WWW-Authenticate" = String, description = "`Bearer`"))
+)]
+pub struct Unauthorized(pub ErrorResponse);
+
+/// 403 `forbidden` on administrator-only operations.
+#[derive(IntoResponses)]
+#[response(status = 403, description = "Not an administrator (`forbidden`)")]
+pub struct NotAdmin(pub ErrorResponse);
+
+/// 404 `not_found`.
+#[derive(IntoResponses)]
+#[response(
+    status = 404,
+    description = "Absent, or another user's: the two are never told apart (`not_found`)"
+)]
+pub struct NotFound(pub ErrorResponse);
+
+/// 413 `payload_too_large`.
+#[derive(IntoResponses)]
+#[response(
+    status = 413,
+    description = "The body is larger than `MAX_BODY_BYTES` (`payload_too_large`)"
+)]
+pub struct PayloadTooLarge(pub ErrorResponse);
+
+/// 422 `validation_failed`.
+#[derive(IntoResponses)]
+#[response(
+    status = 422,
+    description = "A well-formed value breaks a rule; `details` lists each field (`validation_failed`)"
+)]
+pub struct ValidationFailed(pub ErrorResponse);
+
+/// 429 `rate_limited`.
+#[derive(IntoResponses)]
+#[response(
+    status = 429,
+    description = "Too many requests (`rate_limited`)",
+    headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))
+)]
+pub struct RateLimited(pub ErrorResponse);
