@@ -1,6 +1,10 @@
 //! Validated input values. A value of these types has passed the contract's
 //! rules, so the service layer never re-checks them.
 
+mod role;
+
+pub use role::Role;
+
 use crate::error::{AppError, FieldError};
 
 pub const PASSWORD_MIN_CHARS: usize = 8;

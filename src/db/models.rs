@@ -6,6 +6,8 @@
 
 use diesel::prelude::*;
 
+use crate::domain::Role;
+
 use super::schema::{chat_messages, chat_sessions, message_sources, refresh_tokens, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -34,7 +36,7 @@ pub struct NewUser<'a> {
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = chat_sessions)]
-pub struct ChatSession {
+pub struct Session {
     pub id: String,
     pub user_id: String,
     pub title: Option<String>,
@@ -46,7 +48,7 @@ pub struct ChatSession {
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = chat_sessions)]
-pub struct NewChatSession<'a> {
+pub struct NewSession<'a> {
     pub id: &'a str,
     pub user_id: &'a str,
     pub title: Option<&'a str>,
@@ -57,10 +59,10 @@ pub struct NewChatSession<'a> {
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = chat_messages)]
-pub struct ChatMessage {
+pub struct Message {
     pub id: String,
     pub session_id: String,
-    pub role: String,
+    pub role: Role,
     pub content: String,
     pub model: Option<String>,
     pub confidence: Option<f64>,
@@ -73,7 +75,7 @@ pub struct ChatMessage {
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = message_sources)]
-pub struct MessageSource {
+pub struct Source {
     pub id: String,
     pub message_id: String,
     pub position: i32,

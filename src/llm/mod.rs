@@ -20,11 +20,7 @@ use tokio::sync::mpsc;
 pub use assistant::Assistant;
 pub use breaker::CircuitBreaker;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    User,
-    Assistant,
-}
+pub use crate::domain::Role;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Turn {

@@ -14,12 +14,12 @@ use super::sessions::Session;
 use super::PageQuery;
 use crate::auth::AdminUser;
 use crate::clock::{now_ms, rfc3339};
-use crate::db::models::{ChatSession, User};
+use crate::db::models;
 use crate::error::{AppError, ErrorResponse};
 use crate::service::pagination::Page;
 use crate::service::sessions::{self, Access};
 use crate::service::stats;
-use crate::service::users::{self, UserActivity, UserChanges};
+use crate::service::users::{self, UserChanges};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -68,7 +68,7 @@ pub struct Stats {
 
 /// A user as administrators see them.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AdminUserView {
+pub struct UserActivity {
     #[schema(format = Uuid)]
     pub id: String,
     pub email: String,
@@ -85,9 +85,9 @@ pub struct AdminUserView {
     pub last_active_at: Option<String>,
 }
 
-impl From<&UserActivity> for AdminUserView {
-    fn from(a: &UserActivity) -> Self {
-        let u: &User = &a.user;
+impl From<&users::UserActivity> for UserActivity {
+    fn from(a: &users::UserActivity) -> Self {
+        let u: &models::User = &a.user;
         Self {
             id: u.id.clone(),
             email: u.email.clone(),
@@ -187,7 +187,7 @@ pub async fn get_stats(
     security(("bearer" = [])),
     params(UserFilter, PageQuery),
     responses(
-        (status = 200, description = "A page of users", body = Page<AdminUserView>),
+        (status = 200, description = "A page of users", body = Page<UserActivity>),
         BadRequest,
         Unauthorized,
         NotAdmin,
@@ -206,7 +206,7 @@ pub async fn list_users(
         .db
         .run(move |conn| users::list_with_activity(conn, q.as_deref(), &page))
         .await?;
-    Ok(HttpResponse::Ok().json(found.map(|u| AdminUserView::from(&u))))
+    Ok(HttpResponse::Ok().json(found.map(|u| UserActivity::from(&u))))
 }
 
 /// Promote, demote, deactivate or reactivate a user. The last active
@@ -217,7 +217,7 @@ pub async fn list_users(
     params(("id" = String, Path, format = Uuid, description = "User id")),
     request_body = UpdateUserRequest,
     responses(
-        (status = 200, description = "The user", body = AdminUserView),
+        (status = 200, description = "The user", body = UserActivity),
         BadRequest,
         Unauthorized,
         NotAdmin,
@@ -244,7 +244,7 @@ pub async fn update_user(
             users::with_activity(conn, user)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(AdminUserView::from(&updated)))
+    Ok(HttpResponse::Ok().json(UserActivity::from(&updated)))
 }
 
 /// Every session, most recently updated first; `user_id` filters.
@@ -281,7 +281,7 @@ pub async fn list_all_sessions(
         .run(move |conn| sessions::list_all(conn, user_id.as_deref(), &page))
         .await?;
     Ok(
-        HttpResponse::Ok().json(found.map(|(s, email): (ChatSession, String)| AdminSession {
+        HttpResponse::Ok().json(found.map(|(s, email): (models::Session, String)| AdminSession {
             session: Session::from(&s),
             user_id: s.user_id,
             user_email: email,

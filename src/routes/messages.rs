@@ -14,10 +14,10 @@ use super::responses::{
 use super::{sse, PageQuery};
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
-use crate::domain::MessageContent;
+use crate::domain::{MessageContent, Role};
 use crate::error::AppError;
 use crate::service::chat::{Asker, StreamEvent};
-use crate::service::messages::{self, StoredMessage};
+use crate::service::messages::{self, MessageWithSources};
 use crate::service::pagination::{Direction, Page};
 use crate::service::sessions::Access;
 use crate::state::AppState;
@@ -48,14 +48,6 @@ pub struct Usage {
     pub completion_tokens: i64,
 }
 
-/// Who wrote a message.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum MessageRole {
-    User,
-    Assistant,
-}
-
 /// A message of either role. User messages have `model`, `confidence`,
 /// `usage` and `latency_ms` null, `fallback: false` and no sources.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -64,7 +56,7 @@ pub struct Message {
     pub id: String,
     #[schema(format = Uuid)]
     pub session_id: String,
-    pub role: MessageRole,
+    pub role: Role,
     pub content: String,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -85,8 +77,8 @@ pub struct Message {
     pub sources: Vec<Source>,
 }
 
-impl From<&StoredMessage> for Message {
-    fn from(s: &StoredMessage) -> Self {
+impl From<&MessageWithSources> for Message {
+    fn from(s: &MessageWithSources) -> Self {
         let m = &s.message;
         let usage = match (m.prompt_tokens, m.completion_tokens) {
             (Some(prompt_tokens), Some(completion_tokens)) => Some(Usage {
@@ -98,11 +90,7 @@ impl From<&StoredMessage> for Message {
         Self {
             id: m.id.clone(),
             session_id: m.session_id.clone(),
-            role: if m.role == messages::ROLE_ASSISTANT {
-                MessageRole::Assistant
-            } else {
-                MessageRole::User
-            },
+            role: m.role,
             content: m.content.clone(),
             created_at: rfc3339(m.created_at),
             model: m.model.clone(),

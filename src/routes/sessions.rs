@@ -10,7 +10,7 @@ use super::responses::{BadRequest, NotFound, PayloadTooLarge, Unauthorized, Vali
 use super::PageQuery;
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
-use crate::db::models::ChatSession;
+use crate::db::models;
 use crate::domain::SessionTitle;
 use crate::error::AppError;
 use crate::service::pagination::Page;
@@ -42,8 +42,8 @@ pub struct Session {
     pub message_count: i64,
 }
 
-impl From<&ChatSession> for Session {
-    fn from(s: &ChatSession) -> Self {
+impl From<&models::Session> for Session {
+    fn from(s: &models::Session) -> Self {
         Self {
             id: s.id.clone(),
             title: s.title.clone(),

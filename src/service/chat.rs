@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use super::messages::{self, StoredMessage};
+use super::messages::{self, MessageWithSources};
 use super::sessions;
 use crate::db::Database;
 use crate::error::AppError;
@@ -40,7 +40,7 @@ pub struct Chat {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub session_id: String,
-    pub user_message: StoredMessage,
+    pub user_message: MessageWithSources,
     pub context: ChatContext,
     needs_title: bool,
 }
@@ -50,7 +50,7 @@ pub struct Prepared {
 #[derive(Debug)]
 pub enum StreamEvent {
     Delta(String),
-    Finished(Result<StoredMessage, AppError>),
+    Finished(Result<MessageWithSources, AppError>),
 }
 
 impl Chat {
@@ -106,7 +106,7 @@ impl Chat {
     /// Stores the reply and titles the session if it has no title yet. A title
     /// from the provider is asked for in the background, so it never delays the
     /// reply; a derived title is set in the same trip as the reply.
-    async fn finish(&self, prepared: &Prepared, reply: Reply) -> Result<StoredMessage, AppError> {
+    async fn finish(&self, prepared: &Prepared, reply: Reply) -> Result<MessageWithSources, AppError> {
         let session_id = prepared.session_id.clone();
         let after = prepared.user_message.message.created_at;
         let question = prepared.user_message.message.content.clone();
@@ -149,7 +149,7 @@ impl Chat {
         asker: Asker,
         session_id: String,
         content: String,
-    ) -> Result<(StoredMessage, StoredMessage), AppError> {
+    ) -> Result<(MessageWithSources, MessageWithSources), AppError> {
         let chat = self.clone();
         tokio::spawn(
             async move {
@@ -172,7 +172,7 @@ impl Chat {
         asker: Asker,
         session_id: String,
         content: String,
-    ) -> Result<(StoredMessage, mpsc::UnboundedReceiver<StreamEvent>), AppError> {
+    ) -> Result<(MessageWithSources, mpsc::UnboundedReceiver<StreamEvent>), AppError> {
         let (stored_tx, stored_rx) = oneshot::channel();
         let (events, rx) = mpsc::unbounded_channel();
         let chat = self.clone();

@@ -7,23 +7,21 @@ use diesel::prelude::*;
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use super::sessions::{self, Access};
 use crate::clock::{new_id, now_ms};
-use crate::db::models::{ChatMessage, ChatSession, MessageSource};
+use crate::db::models::{Message, Session, Source};
 use crate::db::schema::{chat_messages, chat_sessions, message_sources};
 use crate::db::DbConnection;
 use crate::error::AppError;
-use crate::llm::{Reply, Role, Turn};
-
-pub const ROLE_USER: &str = "user";
-pub const ROLE_ASSISTANT: &str = "assistant";
+use crate::domain::Role;
+use crate::llm::{Reply, Turn};
 
 /// A message with the sources it drew on.
 #[derive(Debug, Clone)]
-pub struct StoredMessage {
-    pub message: ChatMessage,
-    pub sources: Vec<MessageSource>,
+pub struct MessageWithSources {
+    pub message: Message,
+    pub sources: Vec<Source>,
 }
 
-fn cursor_of(m: &StoredMessage) -> Cursor {
+fn cursor_of(m: &MessageWithSources) -> Cursor {
     Cursor {
         key: m.message.created_at,
         id: m.message.id.clone(),
@@ -38,11 +36,11 @@ pub fn list(
     session_id: &str,
     direction: Direction,
     page: &PageRequest,
-) -> Result<Page<StoredMessage>, AppError> {
+) -> Result<Page<MessageWithSources>, AppError> {
     sessions::get(conn, access, session_id)?;
     let query = chat_messages::table
         .filter(chat_messages::session_id.eq(session_id.to_owned()))
-        .select(ChatMessage::as_select())
+        .select(Message::as_select())
         .into_boxed();
     let query = keyset_page!(
         query,
@@ -59,19 +57,19 @@ pub fn list(
 /// Loads the sources of `messages` in one query.
 fn with_sources(
     conn: &mut DbConnection,
-    messages: Vec<ChatMessage>,
-) -> Result<Vec<StoredMessage>, AppError> {
+    messages: Vec<Message>,
+) -> Result<Vec<MessageWithSources>, AppError> {
     let assistant_ids: Vec<&str> = messages
         .iter()
-        .filter(|m| m.role == ROLE_ASSISTANT)
+        .filter(|m| m.role == Role::Assistant)
         .map(|m| m.id.as_str())
         .collect();
-    let mut by_message: HashMap<String, Vec<MessageSource>> = HashMap::new();
+    let mut by_message: HashMap<String, Vec<Source>> = HashMap::new();
     if !assistant_ids.is_empty() {
-        let sources: Vec<MessageSource> = message_sources::table
+        let sources: Vec<Source> = message_sources::table
             .filter(message_sources::message_id.eq_any(&assistant_ids))
             .order((message_sources::message_id, message_sources::position))
-            .select(MessageSource::as_select())
+            .select(Source::as_select())
             .load(conn)?;
         for s in sources {
             by_message.entry(s.message_id.clone()).or_default().push(s);
@@ -81,7 +79,7 @@ fn with_sources(
         .into_iter()
         .map(|message| {
             let sources = by_message.remove(&message.id).unwrap_or_default();
-            StoredMessage { message, sources }
+            MessageWithSources { message, sources }
         })
         .collect())
 }
@@ -105,14 +103,14 @@ pub fn append_user_message(
     user_id: &str,
     session_id: &str,
     content: &str,
-) -> Result<(StoredMessage, ChatSession), AppError> {
+) -> Result<(MessageWithSources, Session), AppError> {
     conn.immediate_transaction(|conn| {
         let session = sessions::get_owned(conn, user_id, session_id)?;
         let now = now_ms().max(session.last_message_at.unwrap_or(0));
-        let message = ChatMessage {
+        let message = Message {
             id: new_id(),
             session_id: session_id.to_owned(),
-            role: ROLE_USER.to_owned(),
+            role: Role::User,
             content: content.to_owned(),
             model: None,
             confidence: None,
@@ -127,7 +125,7 @@ pub fn append_user_message(
             .execute(conn)?;
         bump(conn, session_id, now)?;
         Ok((
-            StoredMessage {
+            MessageWithSources {
                 message,
                 sources: Vec::new(),
             },
@@ -145,7 +143,7 @@ pub fn recent_history(
     max_chars: usize,
 ) -> Result<Vec<Turn>, AppError> {
     let limit = i64::try_from(max_messages).unwrap_or(i64::MAX);
-    let rows: Vec<(String, String)> = chat_messages::table
+    let rows: Vec<(Role, String)> = chat_messages::table
         .filter(chat_messages::session_id.eq(session_id))
         .order((chat_messages::created_at.desc(), chat_messages::id.desc()))
         .select((chat_messages::role, chat_messages::content))
@@ -160,11 +158,6 @@ pub fn recent_history(
             break;
         }
         chars += len;
-        let role = if role == ROLE_ASSISTANT {
-            Role::Assistant
-        } else {
-            Role::User
-        };
         turns.push(Turn { role, content });
     }
     turns.reverse();
@@ -177,7 +170,7 @@ pub fn append_assistant_message(
     session_id: &str,
     reply: &Reply,
     after: i64,
-) -> Result<StoredMessage, AppError> {
+) -> Result<MessageWithSources, AppError> {
     conn.immediate_transaction(|conn| {
         let exists: i64 = chat_sessions::table
             .find(session_id)
@@ -187,10 +180,10 @@ pub fn append_assistant_message(
             return Err(AppError::not_found("chat session"));
         }
         let now = now_ms().max(after);
-        let message = ChatMessage {
+        let message = Message {
             id: new_id(),
             session_id: session_id.to_owned(),
-            role: ROLE_ASSISTANT.to_owned(),
+            role: Role::Assistant,
             content: reply.content.clone(),
             model: Some(reply.model.clone()),
             confidence: Some(reply.confidence.clamp(0.0, 1.0)),
@@ -203,11 +196,11 @@ pub fn append_assistant_message(
         diesel::insert_into(chat_messages::table)
             .values(&message)
             .execute(conn)?;
-        let sources: Vec<MessageSource> = reply
+        let sources: Vec<Source> = reply
             .sources
             .iter()
             .zip(0..)
-            .map(|(s, position)| MessageSource {
+            .map(|(s, position)| Source {
                 id: new_id(),
                 message_id: message.id.clone(),
                 position,
@@ -222,6 +215,6 @@ pub fn append_assistant_message(
                 .execute(conn)?;
         }
         bump(conn, session_id, now)?;
-        Ok(StoredMessage { message, sources })
+        Ok(MessageWithSources { message, sources })
     })
 }

@@ -5,12 +5,12 @@ use diesel::prelude::*;
 
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use crate::clock::{new_id, now_ms};
-use crate::db::models::{ChatSession, NewChatSession};
+use crate::db::models::{Session, NewSession};
 use crate::db::schema::{chat_sessions, users};
 use crate::db::DbConnection;
 use crate::error::AppError;
 
-fn cursor_of(s: &ChatSession) -> Cursor {
+fn cursor_of(s: &Session) -> Cursor {
     Cursor {
         key: s.updated_at,
         id: s.id.clone(),
@@ -21,11 +21,11 @@ pub fn create(
     conn: &mut DbConnection,
     user_id: &str,
     title: Option<&str>,
-) -> Result<ChatSession, AppError> {
+) -> Result<Session, AppError> {
     let now = now_ms();
     let id = new_id();
     Ok(diesel::insert_into(chat_sessions::table)
-        .values(&NewChatSession {
+        .values(&NewSession {
             id: &id,
             user_id,
             title,
@@ -33,7 +33,7 @@ pub fn create(
             created_at: now,
             updated_at: now,
         })
-        .returning(ChatSession::as_returning())
+        .returning(Session::as_returning())
         .get_result(conn)?)
 }
 
@@ -48,10 +48,10 @@ pub enum Access {
 }
 
 /// The session, or 404 when it is absent or not visible with `access`.
-pub fn get(conn: &mut DbConnection, access: &Access, id: &str) -> Result<ChatSession, AppError> {
+pub fn get(conn: &mut DbConnection, access: &Access, id: &str) -> Result<Session, AppError> {
     let mut query = chat_sessions::table
         .find(id)
-        .select(ChatSession::as_select())
+        .select(Session::as_select())
         .into_boxed();
     if let Access::Owner(user_id) = access {
         query = query.filter(chat_sessions::user_id.eq(user_id.clone()));
@@ -67,7 +67,7 @@ pub fn get_owned(
     conn: &mut DbConnection,
     user_id: &str,
     id: &str,
-) -> Result<ChatSession, AppError> {
+) -> Result<Session, AppError> {
     get(conn, &Access::Owner(user_id.to_owned()), id)
 }
 
@@ -76,10 +76,10 @@ pub fn list_owned(
     conn: &mut DbConnection,
     user_id: &str,
     page: &PageRequest,
-) -> Result<Page<ChatSession>, AppError> {
+) -> Result<Page<Session>, AppError> {
     let query = chat_sessions::table
         .filter(chat_sessions::user_id.eq(user_id.to_owned()))
-        .select(ChatSession::as_select())
+        .select(Session::as_select())
         .into_boxed();
     let query = keyset_page!(
         query,
@@ -96,10 +96,10 @@ pub fn list_all(
     conn: &mut DbConnection,
     user_id: Option<&str>,
     page: &PageRequest,
-) -> Result<Page<(ChatSession, String)>, AppError> {
+) -> Result<Page<(Session, String)>, AppError> {
     let mut query = chat_sessions::table
         .inner_join(users::table)
-        .select((ChatSession::as_select(), users::email))
+        .select((Session::as_select(), users::email))
         .into_boxed();
     if let Some(user_id) = user_id {
         query = query.filter(chat_sessions::user_id.eq(user_id.to_owned()));
@@ -121,7 +121,7 @@ pub fn rename(
     user_id: &str,
     id: &str,
     title: &str,
-) -> Result<ChatSession, AppError> {
+) -> Result<Session, AppError> {
     diesel::update(
         chat_sessions::table
             .find(id)
@@ -131,7 +131,7 @@ pub fn rename(
         chat_sessions::title.eq(title),
         chat_sessions::updated_at.eq(now_ms()),
     ))
-    .returning(ChatSession::as_returning())
+    .returning(Session::as_returning())
     .get_result(conn)
     .optional()?
     .ok_or_else(|| AppError::not_found("chat session"))

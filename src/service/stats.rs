@@ -6,6 +6,7 @@ use diesel::sql_types::{BigInt, Nullable};
 
 use crate::db::schema::{chat_messages, chat_sessions, users};
 use crate::db::DbConnection;
+use crate::domain::Role;
 use crate::error::AppError;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -42,7 +43,7 @@ fn compute_in(conn: &mut DbConnection, now: i64) -> Result<Totals, AppError> {
         .count()
         .get_result(conn)?;
     let assistant =
-        chat_messages::table.filter(chat_messages::role.eq(super::messages::ROLE_ASSISTANT));
+        chat_messages::table.filter(chat_messages::role.eq(Role::Assistant));
     let (assistant_messages, avg_latency, prompt, completion): (
         i64,
         Option<f64>,
