@@ -20,14 +20,14 @@ use crate::service::{messages, sessions};
 use crate::startup::AppState;
 
 /// Token totals.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TokenTotals {
     pub prompt: i64,
     pub completion: i64,
 }
 
 /// Messages on one UTC day.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DayCount {
     #[schema(example = "2026-11-24")]
     pub date: String,
@@ -35,7 +35,7 @@ pub struct DayCount {
 }
 
 /// Service-wide statistics, computed by the database.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Stats {
     pub users: i64,
     pub sessions: i64,
@@ -55,7 +55,7 @@ pub struct Stats {
 }
 
 /// A user as administrators see them.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AdminUserView {
     #[schema(format = Uuid)]
     pub id: String,
@@ -90,7 +90,7 @@ impl From<&UserActivity> for AdminUserView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AdminUserPage {
     pub items: Vec<AdminUserView>,
     #[schema(required = true)]
@@ -98,7 +98,7 @@ pub struct AdminUserPage {
 }
 
 /// A session with its owner.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AdminSession {
     #[serde(flatten)]
     pub session: Session,
@@ -107,7 +107,7 @@ pub struct AdminSession {
     pub user_email: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AdminSessionPage {
     pub items: Vec<AdminSession>,
     #[schema(required = true)]

@@ -20,7 +20,7 @@ use crate::service::sessions;
 use crate::startup::AppState;
 
 /// A document an assistant message drew on.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Source {
     #[schema(format = Uuid)]
     pub id: String,
@@ -35,14 +35,14 @@ pub struct Source {
 }
 
 /// Tokens the provider reported.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Usage {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
 }
 
 /// Who wrote a message.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageRole {
     User,
@@ -51,7 +51,7 @@ pub enum MessageRole {
 
 /// A message of either role. User messages have `model`, `confidence`,
 /// `usage` and `latency_ms` null, `fallback: false` and no sources.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Message {
     #[schema(format = Uuid)]
     pub id: String,
@@ -118,7 +118,7 @@ impl From<&StoredMessage> for Message {
 }
 
 /// A page of messages.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MessagePage {
     pub items: Vec<Message>,
     /// Pass as `cursor` for the next page; `null` on the last page.
@@ -192,7 +192,7 @@ pub struct SendMessageQuery {
 }
 
 /// Both sides of an exchange.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MessageExchange {
     pub user_message: Message,
     pub assistant_message: Message,
@@ -219,7 +219,7 @@ pub struct SseEvent {
 }
 
 /// The `data` of a `delta` event.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Delta {
     /// The next piece of the reply's text.
     pub content: String,

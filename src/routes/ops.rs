@@ -7,22 +7,24 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{AppError, ErrorResponse};
 use crate::startup::AppState;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     #[schema(example = "ok")]
-    pub status: &'static str,
+    pub status: String,
 }
 
 /// Liveness: 200 while the process is up.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Up", body = Health)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok" })
+    HttpResponse::Ok().json(Health {
+        status: "ok".to_owned(),
+    })
 }
 
 /// Readiness: 200 when the database answers, else 503.
@@ -35,11 +37,13 @@ pub async fn healthz() -> HttpResponse {
 )]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().json(Health { status: "ok" }),
+        Ok(()) => HttpResponse::Ok().json(Health {
+            status: "ok".to_owned(),
+        }),
         Err(e) => {
             tracing::warn!(error = ?e, "readiness check failed");
             HttpResponse::ServiceUnavailable().json(Health {
-                status: "unavailable",
+                status: "unavailable".to_owned(),
             })
         }
     }

@@ -15,7 +15,7 @@ use crate::service::sessions;
 use crate::startup::AppState;
 
 /// A conversation.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Session {
     #[schema(format = Uuid)]
     pub id: String,
@@ -44,7 +44,7 @@ impl From<&ChatSession> for Session {
 }
 
 /// A page of sessions, most recently updated first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SessionPage {
     pub items: Vec<Session>,
     /// Pass as `cursor` for the next page; `null` on the last page.
