@@ -6,11 +6,11 @@ use std::fmt;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A rule a well-formed value broke.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
     /// The offending field (a JSON path such as `email`).
     #[schema(example = "email")]
@@ -30,14 +30,14 @@ impl FieldError {
 }
 
 /// The error object.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable machine-readable code: `bad_request`, `unauthorized`,
     /// `invalid_credentials`, `forbidden`, `registration_closed`, `not_found`,
     /// `method_not_allowed`, `conflict`, `payload_too_large`,
     /// `validation_failed`, `rate_limited`, `internal`.
     #[schema(example = "not_found")]
-    pub code: &'static str,
+    pub code: String,
     /// Human-readable explanation; safe to show to users.
     #[schema(example = "chat session not found")]
     pub message: String,
@@ -47,7 +47,7 @@ pub struct ErrorBody {
 }
 
 /// Every error answer has this shape.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorResponse {
     pub error: ErrorBody,
 }
@@ -117,7 +117,7 @@ impl AppError {
         };
         ErrorResponse {
             error: ErrorBody {
-                code: self.code(),
+                code: self.code().to_owned(),
                 message: self.to_string(),
                 details,
             },

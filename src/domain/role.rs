@@ -12,7 +12,17 @@ use utoipa::ToSchema;
 
 /// Who wrote a message.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, AsExpression, FromSqlRow,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    AsExpression,
+    FromSqlRow,
 )]
 #[serde(rename_all = "lowercase")]
 #[diesel(sql_type = Text)]

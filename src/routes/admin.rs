@@ -32,14 +32,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// Token totals.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TokenTotals {
     pub prompt: i64,
     pub completion: i64,
 }
 
 /// Messages on one UTC day.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DayCount {
     #[schema(example = "2026-11-24")]
     pub date: String,
@@ -47,7 +47,7 @@ pub struct DayCount {
 }
 
 /// Service-wide statistics, computed by the database.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Stats {
     pub users: i64,
     pub sessions: i64,
@@ -67,7 +67,7 @@ pub struct Stats {
 }
 
 /// A user as administrators see them.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UserActivity {
     #[schema(format = Uuid)]
     pub id: String,
@@ -103,7 +103,7 @@ impl From<&users::UserActivity> for UserActivity {
 }
 
 /// A session with its owner.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AdminSession {
     #[serde(flatten)]
     pub session: Session,
@@ -280,13 +280,13 @@ pub async fn list_all_sessions(
         .db
         .run(move |conn| sessions::list_all(conn, user_id.as_deref(), &page))
         .await?;
-    Ok(
-        HttpResponse::Ok().json(found.map(|(s, email): (models::Session, String)| AdminSession {
+    Ok(HttpResponse::Ok().json(
+        found.map(|(s, email): (models::Session, String)| AdminSession {
             session: Session::from(&s),
             user_id: s.user_id,
             user_email: email,
-        })),
-    )
+        }),
+    ))
 }
 
 /// Any session's messages, for debugging a conversation.

@@ -23,7 +23,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// A user account.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct User {
     /// UUID v7.
     #[schema(format = Uuid, example = "01935d7e-8a4b-7c3d-9e2f-1a2b3c4d5e6f")]
@@ -100,14 +100,14 @@ pub struct RefreshRequest {
 }
 
 /// An access token and the refresh token that renews it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenPair {
     /// JWT (HS256); send as `Authorization: Bearer <access_token>`.
     pub access_token: String,
     /// Opaque; exchange it at `/auth/refresh` for a new pair (once).
     pub refresh_token: String,
     #[schema(example = "Bearer")]
-    pub token_type: &'static str,
+    pub token_type: String,
     /// Seconds until the access token expires.
     #[schema(example = 900)]
     pub expires_in: u64,
@@ -119,7 +119,7 @@ impl TokenPair {
         Ok(Self {
             access_token: state.jwt.issue(user_id)?,
             refresh_token,
-            token_type: "Bearer",
+            token_type: "Bearer".to_owned(),
             expires_in: state.jwt.access_ttl_secs,
         })
     }

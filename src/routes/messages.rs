@@ -27,7 +27,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// A document an assistant message drew on.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Source {
     #[schema(format = Uuid)]
     pub id: String,
@@ -42,7 +42,7 @@ pub struct Source {
 }
 
 /// Tokens the provider reported.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Usage {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
@@ -50,7 +50,7 @@ pub struct Usage {
 
 /// A message of either role. User messages have `model`, `confidence`,
 /// `usage` and `latency_ms` null, `fallback: false` and no sources.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Message {
     #[schema(format = Uuid)]
     pub id: String,
@@ -176,7 +176,7 @@ pub struct SendMessageQuery {
 }
 
 /// Both sides of an exchange.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MessageExchange {
     pub user_message: Message,
     pub assistant_message: Message,
@@ -203,7 +203,7 @@ pub struct SseEvent {
 }
 
 /// The `data` of a `delta` event.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Delta {
     /// The next piece of the reply's text.
     pub content: String,

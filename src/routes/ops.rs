@@ -7,7 +7,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -18,17 +18,19 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(healthz).service(readyz).service(metrics);
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     #[schema(example = "ok")]
-    pub status: &'static str,
+    pub status: String,
 }
 
 /// Liveness: 200 while the process is up.
 #[utoipa::path(tag = "ops", responses((status = 200, description = "Up", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok" })
+    HttpResponse::Ok().json(Health {
+        status: "ok".to_owned(),
+    })
 }
 
 /// Readiness: 200 when the database answers, else 503.
@@ -42,11 +44,13 @@ pub async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().json(Health { status: "ok" }),
+        Ok(()) => HttpResponse::Ok().json(Health {
+            status: "ok".to_owned(),
+        }),
         Err(e) => {
             tracing::warn!(error = ?e, "readiness check failed");
             HttpResponse::ServiceUnavailable().json(Health {
-                status: "unavailable",
+                status: "unavailable".to_owned(),
             })
         }
     }

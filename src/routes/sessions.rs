@@ -26,7 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// A conversation.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Session {
     #[schema(format = Uuid)]
     pub id: String,

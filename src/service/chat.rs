@@ -106,7 +106,11 @@ impl Chat {
     /// Stores the reply and titles the session if it has no title yet. A title
     /// from the provider is asked for in the background, so it never delays the
     /// reply; a derived title is set in the same trip as the reply.
-    async fn finish(&self, prepared: &Prepared, reply: Reply) -> Result<MessageWithSources, AppError> {
+    async fn finish(
+        &self,
+        prepared: &Prepared,
+        reply: Reply,
+    ) -> Result<MessageWithSources, AppError> {
         let session_id = prepared.session_id.clone();
         let after = prepared.user_message.message.created_at;
         let question = prepared.user_message.message.content.clone();

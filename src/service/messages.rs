@@ -10,8 +10,8 @@ use crate::clock::{new_id, now_ms};
 use crate::db::models::{Message, Session, Source};
 use crate::db::schema::{chat_messages, chat_sessions, message_sources};
 use crate::db::DbConnection;
-use crate::error::AppError;
 use crate::domain::Role;
+use crate::error::AppError;
 use crate::llm::{Reply, Turn};
 
 /// A message with the sources it drew on.

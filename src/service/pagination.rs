@@ -67,7 +67,7 @@ impl PageRequest {
 
 /// One page of a list. The same shape serves every list of the API, so the
 /// service layer's pages are also what handlers send (after mapping items).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` for the next page; `null` on the last page.

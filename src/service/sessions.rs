@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use crate::clock::{new_id, now_ms};
-use crate::db::models::{Session, NewSession};
+use crate::db::models::{NewSession, Session};
 use crate::db::schema::{chat_sessions, users};
 use crate::db::DbConnection;
 use crate::error::AppError;
@@ -63,11 +63,7 @@ pub fn get(conn: &mut DbConnection, access: &Access, id: &str) -> Result<Session
 }
 
 /// The caller's session, or 404 when it is absent or someone else's.
-pub fn get_owned(
-    conn: &mut DbConnection,
-    user_id: &str,
-    id: &str,
-) -> Result<Session, AppError> {
+pub fn get_owned(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<Session, AppError> {
     get(conn, &Access::Owner(user_id.to_owned()), id)
 }
 

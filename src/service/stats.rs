@@ -42,8 +42,7 @@ fn compute_in(conn: &mut DbConnection, now: i64) -> Result<Totals, AppError> {
         .filter(chat_messages::created_at.gt(now - DAY_MS))
         .count()
         .get_result(conn)?;
-    let assistant =
-        chat_messages::table.filter(chat_messages::role.eq(Role::Assistant));
+    let assistant = chat_messages::table.filter(chat_messages::role.eq(Role::Assistant));
     let (assistant_messages, avg_latency, prompt, completion): (
         i64,
         Option<f64>,

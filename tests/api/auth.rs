@@ -1,7 +1,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, PASSWORD};
+use crate::helpers::{
+    assert_error, expect_json, from_wire, json, spawn_app, spawn_app_with, TokenPair, User,
+    PASSWORD,
+};
 
 #[tokio::test]
 async fn registering_returns_the_user_with_a_normalised_email() {
@@ -9,14 +12,15 @@ async fn registering_returns_the_user_with_a_normalised_email() {
     let response = app
         .register("  Ann.Lee@Example.COM ", PASSWORD, " Ann ")
         .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let user: Value = response.json().await.unwrap();
-    assert_eq!(user["email"], "ann.lee@example.com");
-    assert_eq!(user["name"], "Ann");
-    assert_eq!(user["is_admin"], false);
-    assert!(uuid::Uuid::parse_str(user["id"].as_str().unwrap()).is_ok());
-    assert!(user["created_at"].as_str().unwrap().ends_with('Z'));
-    assert!(user.get("password_hash").is_none() && user.get("password").is_none());
+    // Raw JSON first: no password or hash may be on the wire under any name.
+    let wire: Value = expect_json(response, StatusCode::CREATED).await;
+    assert!(wire.get("password_hash").is_none() && wire.get("password").is_none());
+    let user: User = from_wire(wire);
+    assert_eq!(user.email, "ann.lee@example.com");
+    assert_eq!(user.name, "Ann");
+    assert!(!user.is_admin);
+    assert!(uuid::Uuid::parse_str(&user.id).is_ok());
+    assert!(user.created_at.ends_with('Z'));
 }
 
 #[tokio::test]
@@ -37,12 +41,8 @@ async fn registration_rules_are_reported_per_field() {
         "validation_failed",
     )
     .await;
-    let fields: Vec<&str> = body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let details = body.error.details.expect("the fields that broke a rule");
+    let fields: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
     assert_eq!(fields, vec!["email", "name", "password"]);
     let too_long = app
         .register("bob@example.com", &"x".repeat(257), "Bob")
@@ -67,16 +67,11 @@ async fn signing_in_returns_a_bearer_token_pair() {
     let app = spawn_app().await;
     app.register("ann@example.com", PASSWORD, "Ann").await;
     let response = app.login("  ANN@example.com", PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let tokens: Value = response.json().await.unwrap();
-    assert_eq!(tokens["token_type"], "Bearer");
-    assert_eq!(tokens["expires_in"], 900);
-    let me = app
-        .get("/auth/me", tokens["access_token"].as_str().unwrap())
-        .await;
-    assert_eq!(me.status(), StatusCode::OK);
-    let me: Value = me.json().await.unwrap();
-    assert_eq!(me["email"], "ann@example.com");
+    let tokens: TokenPair = json(response).await;
+    assert_eq!(tokens.token_type, "Bearer");
+    assert_eq!(tokens.expires_in, 900);
+    let me: User = app.get_json("/auth/me", &tokens.access_token).await;
+    assert_eq!(me.email, "ann@example.com");
 }
 
 #[tokio::test]
@@ -137,32 +132,14 @@ async fn passwords_are_stored_only_as_bcrypt_hashes() {
 async fn refreshing_rotates_the_refresh_token() {
     let app = spawn_app().await;
     let user = app.new_user("Ann").await;
-    let first = app
-        .request(
-            Method::POST,
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": user.refresh_token})),
-        )
-        .await;
-    assert_eq!(first.status(), StatusCode::OK);
-    let pair: Value = first.json().await.unwrap();
-    assert_ne!(pair["refresh_token"], user.refresh_token.as_str());
+    let pair: TokenPair = json(app.refresh(&user.refresh_token).await).await;
+    assert_ne!(pair.refresh_token, user.refresh_token);
     assert_eq!(
-        app.get("/auth/me", pair["access_token"].as_str().unwrap())
-            .await
-            .status(),
+        app.get("/auth/me", &pair.access_token).await.status(),
         StatusCode::OK
     );
 
-    let replay = app
-        .request(
-            Method::POST,
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": user.refresh_token})),
-        )
-        .await;
+    let replay = app.refresh(&user.refresh_token).await;
     assert_error(replay, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
@@ -170,32 +147,15 @@ async fn refreshing_rotates_the_refresh_token() {
 async fn reusing_a_rotated_refresh_token_revokes_the_whole_chain() {
     let app = spawn_app().await;
     let user = app.new_user("Ann").await;
-    let refresh = |token: String| {
-        let app = &app;
-        async move {
-            app.request(
-                Method::POST,
-                "/auth/refresh",
-                None,
-                Some(json!({"refresh_token": token})),
-            )
-            .await
-        }
-    };
-    let second: Value = refresh(user.refresh_token.clone())
-        .await
-        .json()
-        .await
-        .unwrap();
-    let second_token = second["refresh_token"].as_str().unwrap().to_owned();
+    let second: TokenPair = json(app.refresh(&user.refresh_token).await).await;
     // An attacker replays the first token: the chain is revoked ...
     assert_eq!(
-        refresh(user.refresh_token.clone()).await.status(),
+        app.refresh(&user.refresh_token).await.status(),
         StatusCode::UNAUTHORIZED
     );
     // ... so the legitimate latest token no longer works either.
     assert_error(
-        refresh(second_token).await,
+        app.refresh(&second.refresh_token).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
@@ -210,14 +170,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_chain() {
 #[tokio::test]
 async fn unknown_refresh_tokens_are_unauthorized() {
     let app = spawn_app().await;
-    let response = app
-        .request(
-            Method::POST,
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": "made-up"})),
-        )
-        .await;
+    let response = app.refresh("made-up").await;
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
@@ -226,14 +179,7 @@ async fn expired_refresh_tokens_are_unauthorized() {
     let app = spawn_app_with(&[("REFRESH_TOKEN_TTL", "1")]).await;
     let user = app.new_user("Ann").await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let response = app
-        .request(
-            Method::POST,
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": user.refresh_token})),
-        )
-        .await;
+    let response = app.refresh(&user.refresh_token).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
@@ -380,15 +326,15 @@ async fn without_jwt_secret_a_key_is_generated_once_and_tokens_survive_a_restart
         .send()
         .await
         .unwrap();
-    let tokens: Value = client
-        .post(format!("{first}/auth/token"))
-        .json(&json!({"email": "ann@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens: TokenPair = json(
+        client
+            .post(format!("{first}/auth/token"))
+            .json(&json!({"email": "ann@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
 
     // A second process on the same data directory accepts the token.
     let second = start();
@@ -399,7 +345,7 @@ async fn without_jwt_secret_a_key_is_generated_once_and_tokens_survive_a_restart
     );
     let me = client
         .get(format!("{second}/auth/me"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .bearer_auth(&tokens.access_token)
         .send()
         .await
         .unwrap();

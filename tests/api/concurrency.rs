@@ -1,6 +1,6 @@
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, Role, Session};
 
 /// 32 users send at once, and one user sends 32 messages at once into one
 /// session: every request succeeds and every message is stored.
@@ -8,7 +8,7 @@ use crate::helpers::spawn_app;
 async fn thirty_two_concurrent_senders_lose_nothing() {
     let app = spawn_app().await;
     let shared_user = app.new_user("Ann").await;
-    let shared_session = app.new_session(&shared_user).await;
+    let shared_session = app.new_session(&shared_user).await.id;
 
     let mut tasks = Vec::new();
     for i in 0..32 {
@@ -31,7 +31,7 @@ async fn thirty_two_concurrent_senders_lose_nothing() {
     }
     let mut own_sessions = Vec::new();
     for (user, _) in &own {
-        own_sessions.push(app.new_session(user).await);
+        own_sessions.push(app.new_session(user).await.id);
     }
     for ((user, i), session) in own.iter().zip(&own_sessions) {
         let (app_url, client, user, session, i) = (
@@ -57,39 +57,24 @@ async fn thirty_two_concurrent_senders_lose_nothing() {
         assert_eq!(task.await.unwrap(), 201);
     }
 
-    let session: Value = app
-        .get(&format!("/sessions/{shared_session}"), &shared_user.token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(session["message_count"], 64);
-    let page: Value = app
-        .get(
-            &format!("/sessions/{shared_session}/messages?limit=200"),
-            &shared_user.token,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let items = page["items"].as_array().unwrap();
+    let session: Session = app
+        .get_json(&format!("/sessions/{shared_session}"), &shared_user.token)
+        .await;
+    assert_eq!(session.message_count, 64);
+    let items = app.messages(&shared_user, &shared_session).await;
     assert_eq!(items.len(), 64);
     let mut questions: Vec<&str> = items
         .iter()
-        .filter(|m| m["role"] == "user")
-        .map(|m| m["content"].as_str().unwrap())
+        .filter(|m| m.role == Role::User)
+        .map(|m| m.content.as_str())
         .collect();
     questions.sort_unstable();
     questions.dedup();
     assert_eq!(questions.len(), 32, "every question stored once");
     for ((user, _), session) in own.iter().zip(&own_sessions) {
-        let s: Value = app
-            .get(&format!("/sessions/{session}"), &user.token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(s["message_count"], 2);
+        let s: Session = app
+            .get_json(&format!("/sessions/{session}"), &user.token)
+            .await;
+        assert_eq!(s.message_count, 2);
     }
 }

@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, Message, Page};
 
 #[tokio::test]
 async fn malformed_json_is_a_bad_request() {
@@ -16,7 +16,9 @@ async fn malformed_json_is_a_bad_request() {
         "{\"email\": 5, \"password\": \"x\", \"name\": \"y\"}",
         "{\"email\": \"a@b.co\"}",
     ] {
-        let response = app.post_raw("/auth/register", None, body).await;
+        let response = app
+            .request_raw(Method::POST, "/auth/register", None, body)
+            .await;
         assert_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
     }
 }
@@ -25,7 +27,7 @@ async fn malformed_json_is_a_bad_request() {
 async fn bodies_over_the_limit_are_rejected_with_413() {
     let app = spawn_app_with(&[("MAX_BODY_BYTES", "2048")]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
     let response = app
         .post(
             &format!("/sessions/{session}/messages"),
@@ -35,13 +37,10 @@ async fn bodies_over_the_limit_are_rejected_with_413() {
         .await;
     assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     // Nothing was stored.
-    let page: serde_json::Value = app
-        .get(&format!("/sessions/{session}/messages"), &user.token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(page["items"].as_array().unwrap().len(), 0);
+    let page: Page<Message> = app
+        .get_json(&format!("/sessions/{session}/messages"), &user.token)
+        .await;
+    assert_eq!(page.items.len(), 0);
 }
 
 #[tokio::test]
@@ -100,7 +99,7 @@ async fn bad_query_values_are_bad_requests() {
         let response = app.get(&format!("/sessions?{query}"), &user.token).await;
         assert_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
     }
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
     let response = app
         .get(
             &format!("/sessions/{session}/messages?order=sideways"),

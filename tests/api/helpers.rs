@@ -1,5 +1,7 @@
-//! `spawn_app()` and a small HTTP client for the API.
+//! `spawn_app()`, a small HTTP client for the API, and typed reading of its
+//! answers.
 
+use std::any::type_name;
 use std::collections::HashMap;
 
 use reqwest::{Method, Response, StatusCode};
@@ -8,8 +10,23 @@ use richesreach_chat::db::Database;
 use richesreach_chat::domain::{Email, UserName};
 use richesreach_chat::service::users;
 use richesreach_chat::startup::Application;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 use tempfile::TempDir;
+
+// The API types the tests read answers into, from this one place: when they
+// move or are renamed in src, only this block changes.
+pub use richesreach_chat::{
+    domain::Role,
+    error::ErrorResponse,
+    routes::admin::{AdminSession, Stats, TokenTotals, UserActivity},
+    routes::auth::{TokenPair, User},
+    routes::messages::{Delta, Message, MessageExchange, Usage},
+    routes::ops::Health,
+    routes::sessions::Session,
+    service::pagination::Page,
+};
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -90,8 +107,33 @@ impl TestApp {
         req.send().await.expect("request sent")
     }
 
+    /// Sends `body` as it is, labelled as JSON (for bodies that are not
+    /// valid JSON, or not the expected shape).
+    pub async fn request_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: &'static str,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Response {
         self.request(Method::GET, path, Some(token), None).await
+    }
+
+    /// GETs `path`, expects a 200 and reads the body as a `T`.
+    pub async fn get_json<T: DeserializeOwned + Serialize>(&self, path: &str, token: &str) -> T {
+        json(self.get(path, token).await).await
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
@@ -106,18 +148,6 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
         self.request(Method::DELETE, path, Some(token), None).await
-    }
-
-    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: &'static str) -> Response {
-        let mut req = self
-            .client
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body);
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        req.send().await.expect("request sent")
     }
 
     pub async fn register(&self, email: &str, password: &str, name: &str) -> Response {
@@ -140,6 +170,16 @@ impl TestApp {
         .await
     }
 
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.request(
+            Method::POST,
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh_token})),
+        )
+        .await
+    }
+
     /// Registers and signs in a fresh user.
     pub async fn new_user(&self, name: &str) -> TestUser {
         let email = format!(
@@ -148,29 +188,17 @@ impl TestApp {
             uuid::Uuid::new_v4().simple()
         );
         let created = self.register(&email, PASSWORD, name).await;
-        assert_eq!(created.status(), StatusCode::CREATED, "register {email}");
-        let user: Value = created.json().await.expect("user json");
-        self.sign_in(user["id"].as_str().expect("id"), &email).await
+        let user: User = expect_json(created, StatusCode::CREATED).await;
+        self.sign_in(&user.id, &email).await
     }
 
     async fn sign_in(&self, id: &str, email: &str) -> TestUser {
-        let tokens: Value = self
-            .login(email, PASSWORD)
-            .await
-            .json()
-            .await
-            .expect("token json");
+        let tokens: TokenPair = json(self.login(email, PASSWORD).await).await;
         TestUser {
             id: id.to_owned(),
             email: email.to_owned(),
-            token: tokens["access_token"]
-                .as_str()
-                .expect("access token")
-                .to_owned(),
-            refresh_token: tokens["refresh_token"]
-                .as_str()
-                .expect("refresh token")
-                .to_owned(),
+            token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
         }
     }
 
@@ -197,27 +225,23 @@ impl TestApp {
         Database::connect(&self.database_url, 2).expect("db")
     }
 
-    /// Creates a session and returns its id.
-    pub async fn new_session(&self, user: &TestUser) -> String {
+    /// Creates an untitled session.
+    pub async fn new_session(&self, user: &TestUser) -> Session {
         let response = self.post("/sessions", &user.token, json!({})).await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let session: Value = response.json().await.expect("session json");
-        session["id"].as_str().expect("id").to_owned()
+        expect_json(response, StatusCode::CREATED).await
     }
 
     /// Creates a session with a title (so no title request reaches a fake
-    /// upstream) and returns its id.
-    pub async fn new_titled_session(&self, user: &TestUser, title: &str) -> String {
+    /// upstream).
+    pub async fn new_titled_session(&self, user: &TestUser, title: &str) -> Session {
         let response = self
             .post("/sessions", &user.token, json!({"title": title}))
             .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let session: Value = response.json().await.expect("session json");
-        session["id"].as_str().expect("id").to_owned()
+        expect_json(response, StatusCode::CREATED).await
     }
 
     /// Sends a message and returns the exchange.
-    pub async fn send(&self, user: &TestUser, session_id: &str, content: &str) -> Value {
+    pub async fn send(&self, user: &TestUser, session_id: &str, content: &str) -> MessageExchange {
         let response = self
             .post(
                 &format!("/sessions/{session_id}/messages"),
@@ -225,21 +249,128 @@ impl TestApp {
                 json!({"content": content}),
             )
             .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "send message");
-        response.json().await.expect("exchange json")
+        expect_json(response, StatusCode::CREATED).await
+    }
+
+    /// A session's messages as they are stored, oldest first (one page).
+    pub async fn messages(&self, user: &TestUser, session_id: &str) -> Vec<Message> {
+        let path = format!("/sessions/{session_id}/messages?limit=200");
+        let page: Page<Message> = self.get_json(&path, &user.token).await;
+        page.items
+    }
+
+    /// Follows `next_cursor` from `path` (which may have a query already),
+    /// `limit` items at a time, and returns every item seen, in order.
+    pub async fn walk_pages<P: Paged>(
+        &self,
+        path: &str,
+        limit: usize,
+        token: &str,
+    ) -> Vec<P::Item> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let first = format!("{path}{separator}limit={limit}");
+        let mut seen = Vec::new();
+        let mut url = first.clone();
+        for _ in 0..100 {
+            let (items, next_cursor) = self.get_json::<P>(&url, token).await.into_parts();
+            assert!(
+                items.len() <= limit,
+                "limit={limit} gave {} items",
+                items.len()
+            );
+            seen.extend(items);
+            match next_cursor {
+                Some(cursor) => url = format!("{first}&cursor={cursor}"),
+                None => return seen,
+            }
+        }
+        panic!("pagination of {path} never ended");
     }
 }
 
-/// Asserts the contract's error shape and code; returns the body.
-pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(response.status(), status, "status");
-    let body: Value = response.json().await.expect("error body is JSON");
-    assert_eq!(body["error"]["code"], code, "error code in {body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "message in {body}"
+/// A page of a list: its items and the cursor of the next page.
+pub trait Paged: DeserializeOwned + Serialize {
+    type Item;
+    fn into_parts(self) -> (Vec<Self::Item>, Option<String>);
+}
+
+macro_rules! paged {
+    ($($page:ty => $item:ty),* $(,)?) => {$(
+        impl Paged for $page {
+            type Item = $item;
+            fn into_parts(self) -> (Vec<$item>, Option<String>) {
+                (self.items, self.next_cursor)
+            }
+        }
+    )*};
+}
+
+paged!(
+    Page<Session> => Session,
+    Page<Message> => Message,
+    Page<UserActivity> => UserActivity,
+    Page<AdminSession> => AdminSession,
+);
+
+/// Reads JSON into an API type, strictly: serialising the value again must
+/// give back exactly the JSON received. So a field the type does not know, a
+/// field the body lacks, or `null` where a field should be absent fails the
+/// test instead of being dropped or defaulted on the way in.
+pub fn from_wire<T: DeserializeOwned + Serialize>(wire: Value) -> T {
+    let typed: T = serde_json::from_value(wire.clone())
+        .unwrap_or_else(|e| panic!("not a {}: {e}\n{wire}", type_name::<T>()));
+    let again = serde_json::to_value(&typed).expect("API types serialise");
+    assert_eq!(
+        again,
+        wire,
+        "the body is not exactly a {}",
+        type_name::<T>()
     );
+    typed
+}
+
+/// Expects `status` and reads the body as a `T` (see [`from_wire`]); the body
+/// is shown on failure.
+pub async fn expect_json<T: DeserializeOwned + Serialize>(
+    response: Response,
+    status: StatusCode,
+) -> T {
+    let actual = response.status();
+    let url = response.url().clone();
+    let text = response.text().await.expect("body read");
+    assert_eq!(actual, status, "{url} answered {text}");
+    let wire: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {text}"));
+    from_wire(wire)
+}
+
+/// Expects a 200 and reads the body as a `T`.
+pub async fn json<T: DeserializeOwned + Serialize>(response: Response) -> T {
+    expect_json(response, StatusCode::OK).await
+}
+
+/// Asserts the contract's error shape, status and code; returns the body.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> ErrorResponse {
+    let body: ErrorResponse = expect_json(response, status).await;
+    assert_eq!(body.error.code, code, "error code in {body:?}");
+    assert!(!body.error.message.is_empty(), "message in {body:?}");
     body
+}
+
+/// Lets the clock (millisecond resolution) move on, so rows created next
+/// sort strictly after.
+pub async fn tick() {
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+}
+
+#[test]
+#[should_panic(expected = "is not exactly a")]
+fn a_body_with_a_field_its_type_does_not_know_is_refused() {
+    from_wire::<Health>(json!({"status": "ok", "uptime": 5}));
+}
+
+#[test]
+#[should_panic(expected = "is not exactly a")]
+fn null_where_a_field_should_be_absent_is_refused() {
+    from_wire::<ErrorResponse>(json!({"error": {"code": "c", "message": "m", "details": null}}));
 }

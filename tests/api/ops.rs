@@ -1,7 +1,5 @@
+use crate::helpers::{assert_error, json, spawn_app, spawn_app_with, Health};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
-
-use crate::helpers::{assert_error, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn health_and_readiness_answer_200() {
@@ -9,8 +7,8 @@ async fn health_and_readiness_answer_200() {
     for path in ["/healthz", "/readyz"] {
         let response = app.request(Method::GET, path, None, None).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["status"], "ok");
+        let body: Health = json(response).await;
+        assert_eq!(body.status, "ok");
     }
 }
 
@@ -18,7 +16,7 @@ async fn health_and_readiness_answer_200() {
 async fn metrics_count_requests_by_route_and_status_and_llm_calls() {
     let app = spawn_app().await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
     app.send(&user, &session, "what is an index fund?").await;
     let text = app
         .request(Method::GET, "/metrics", None, None)
@@ -77,20 +75,6 @@ async fn swagger_ui_is_served_offline() {
         )
         .await;
     assert!(init.text().await.unwrap().contains("/openapi.json"));
-}
-
-#[tokio::test]
-async fn the_admin_page_is_public_html() {
-    let app = spawn_app().await;
-    let page = app.request(Method::GET, "/admin/", None, None).await;
-    assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
-    assert!(page.text().await.unwrap().contains("/auth/token"));
-    let redirect = app.request(Method::GET, "/admin", None, None).await;
-    assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_with, Session, TestApp, Usage};
 
 pub const UPSTREAM_MODEL: &str = "gpt-4o-mini-2024-07-18";
 
@@ -39,7 +39,9 @@ pub async fn app_with_upstream(upstream: &MockServer, extra: &[(&str, &str)]) ->
     spawn_app_with(&settings).await
 }
 
-/// Chat requests (not title requests) the upstream received, as JSON.
+/// Chat requests (not title requests) the upstream received. They are in
+/// the upstream's (OpenAI's) wire format, not one of our API types, so they
+/// are read as raw JSON.
 async fn chat_requests(upstream: &MockServer) -> Vec<Value> {
     upstream
         .received_requests()
@@ -48,6 +50,20 @@ async fn chat_requests(upstream: &MockServer) -> Vec<Value> {
         .iter()
         .map(|r: &Request| serde_json::from_slice::<Value>(&r.body).unwrap())
         .filter(|b| b.get("max_completion_tokens").is_none())
+        .collect()
+}
+
+/// The (role, content) of each message of a chat request, the system
+/// prompt first.
+fn turns(request: &Value) -> Vec<(String, String)> {
+    request["messages"]
+        .as_array()
+        .expect("messages is a list")
+        .iter()
+        .map(|m| {
+            let text = |key: &str| m[key].as_str().expect("a string").to_owned();
+            (text("role"), text("content"))
+        })
         .collect()
 }
 
@@ -73,22 +89,28 @@ async fn the_provider_gets_the_system_prompt_the_name_and_the_question() {
         .await;
     let app = app_with_upstream(&upstream, &[]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_titled_session(&user, "Mine").await;
+    let session = app.new_titled_session(&user, "Mine").await.id;
     let exchange = app
         .send(&user, &session, "How big should my emergency fund be?")
         .await;
 
-    let answer = &exchange["assistant_message"];
-    assert_eq!(answer["content"], "Three to six months of expenses.");
-    assert_eq!(answer["model"], UPSTREAM_MODEL);
-    assert_eq!(answer["fallback"], false);
+    let answer = &exchange.assistant_message;
+    assert_eq!(answer.content, "Three to six months of expenses.");
+    assert_eq!(answer.model.as_deref(), Some(UPSTREAM_MODEL));
+    assert!(!answer.fallback);
     assert_eq!(
-        answer["usage"],
-        json!({"prompt_tokens": 120, "completion_tokens": 30})
+        answer.usage,
+        Some(Usage {
+            prompt_tokens: 120,
+            completion_tokens: 30
+        })
     );
-    assert!((answer["confidence"].as_f64().unwrap() - 0.8).abs() < 1e-9);
-    assert!(answer["latency_ms"].as_i64().unwrap() >= 0);
-    assert_eq!(answer["sources"], json!([]));
+    assert!(
+        answer.confidence.is_some_and(|c| (c - 0.8).abs() < 1e-9),
+        "{answer:?}"
+    );
+    assert!(answer.latency_ms.is_some_and(|ms| ms >= 0), "{answer:?}");
+    assert!(answer.sources.is_empty());
 
     let sent = chat_requests(&upstream).await;
     assert_eq!(sent.len(), 1);
@@ -115,23 +137,12 @@ async fn history_is_sent_oldest_first_and_cut_by_message_count() {
     mount_reply(&upstream, "ok answer").await;
     let app = app_with_upstream(&upstream, &[("CONTEXT_MAX_MESSAGES", "3")]).await;
     let user = app.new_user("Ann").await;
-    let id = &app.new_titled_session(&user, "t").await;
+    let id = &app.new_titled_session(&user, "t").await.id;
     for q in ["first", "second", "third"] {
         app.send(&user, id, q).await;
     }
     let sent = chat_requests(&upstream).await;
-    let last: Vec<(String, String)> = sent[2]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .skip(1)
-        .map(|m| {
-            (
-                m["role"].as_str().unwrap().to_owned(),
-                m["content"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let last = turns(&sent[2])[1..].to_vec();
     let expected: Vec<(String, String)> = [
         ("user", "second"),
         ("assistant", "ok answer"),
@@ -149,27 +160,21 @@ async fn history_is_cut_by_characters_but_always_holds_the_question() {
     mount_reply(&upstream, "ok answer").await; // 9 characters
     let app = app_with_upstream(&upstream, &[("CONTEXT_MAX_CHARS", "125")]).await;
     let user = app.new_user("Ann").await;
-    let id = &app.new_titled_session(&user, "t").await;
+    let id = &app.new_titled_session(&user, "t").await.id;
     let (a, b, c) = ("a".repeat(100), "b".repeat(100), "c".repeat(10));
     for q in [&a, &b, &c] {
         app.send(&user, id, q).await;
     }
     // c (10) + ok (9) + b (100) = 119 fits; + ok (9) = 128 does not.
     let sent = chat_requests(&upstream).await;
-    let contents: Vec<&str> = sent[2]["messages"].as_array().unwrap()[1..]
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let contents: Vec<String> = turns(&sent[2]).into_iter().skip(1).map(|t| t.1).collect();
     assert_eq!(contents, vec![b.as_str(), "ok answer", c.as_str()]);
 
     // A question longer than the budget is still sent on its own.
     let long = "d".repeat(500);
     app.send(&user, id, &long).await;
     let sent = chat_requests(&upstream).await;
-    let contents: Vec<&str> = sent[3]["messages"].as_array().unwrap()[1..]
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let contents: Vec<String> = turns(&sent[3]).into_iter().skip(1).map(|t| t.1).collect();
     assert_eq!(contents, vec![long.as_str()]);
 }
 
@@ -204,16 +209,16 @@ async fn server_errors_and_rate_limits_are_retried() {
         .await;
     let app = app_with_upstream(&upstream, &[("LLM_MAX_RETRIES", "1")]).await;
     let user = app.new_user("Ann").await;
-    let id = &app.new_titled_session(&user, "t").await;
+    let id = &app.new_titled_session(&user, "t").await.id;
 
     // A 500, then one retry that meets a 429: retries are exhausted, so the
     // offline responder answers.
     let first = app.send(&user, id, "one").await;
-    assert_eq!(first["assistant_message"]["fallback"], true);
+    assert!(first.assistant_message.fallback);
     let started = Instant::now();
     let second = app.send(&user, id, "two").await;
-    assert_eq!(second["assistant_message"]["content"], "recovered");
-    assert_eq!(second["assistant_message"]["fallback"], false);
+    assert_eq!(second.assistant_message.content, "recovered");
+    assert!(!second.assistant_message.fallback);
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(chat_requests(&upstream).await.len(), 3);
 }
@@ -236,14 +241,14 @@ async fn a_429_is_retried_after_retry_after() {
     mount_reply(&upstream, "after waiting").await;
     let app = app_with_upstream(&upstream, &[("LLM_MAX_RETRIES", "1")]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_titled_session(&user, "t").await;
+    let session = app.new_titled_session(&user, "t").await.id;
     let started = Instant::now();
     let exchange = app.send(&user, &session, "hi").await;
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "waited for Retry-After"
     );
-    assert_eq!(exchange["assistant_message"]["content"], "after waiting");
+    assert_eq!(exchange.assistant_message.content, "after waiting");
     assert_eq!(chat_requests(&upstream).await.len(), 2);
 }
 
@@ -258,10 +263,13 @@ async fn client_errors_are_not_retried_and_fall_back() {
         .await;
     let app = app_with_upstream(&upstream, &[("LLM_MAX_RETRIES", "3")]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
     let exchange = app.send(&user, &session, "what is an index fund?").await;
-    assert_eq!(exchange["assistant_message"]["fallback"], true);
-    assert_eq!(exchange["assistant_message"]["model"], "fallback");
+    assert!(exchange.assistant_message.fallback);
+    assert_eq!(
+        exchange.assistant_message.model.as_deref(),
+        Some("fallback")
+    );
     assert_eq!(chat_requests(&upstream).await.len(), 1);
 }
 
@@ -278,15 +286,12 @@ async fn a_slow_provider_times_out_into_the_offline_answer() {
         .await;
     let app = app_with_upstream(&upstream, &[("LLM_TIMEOUT_SECS", "1")]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_titled_session(&user, "t").await;
+    let session = app.new_titled_session(&user, "t").await.id;
     let started = Instant::now();
     let exchange = app.send(&user, &session, "what is a bond?").await;
     assert!(started.elapsed() < Duration::from_secs(4));
-    assert_eq!(exchange["assistant_message"]["fallback"], true);
-    assert!(!exchange["assistant_message"]["sources"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(exchange.assistant_message.fallback);
+    assert!(!exchange.assistant_message.sources.is_empty());
 }
 
 #[tokio::test]
@@ -300,16 +305,10 @@ async fn a_malformed_answer_falls_back() {
         .await;
     let app = app_with_upstream(&upstream, &[]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
     let exchange = app.send(&user, &session, "what is a bond?").await;
-    assert_eq!(exchange["assistant_message"]["fallback"], true);
-    let stored: Value = app
-        .get(&format!("/sessions/{session}/messages"), &user.token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(stored["items"].as_array().unwrap().len(), 2);
+    assert!(exchange.assistant_message.fallback);
+    assert_eq!(app.messages(&user, &session).await.len(), 2);
 }
 
 #[tokio::test]
@@ -329,10 +328,10 @@ async fn the_circuit_breaker_opens_and_closes_again() {
     )
     .await;
     let user = app.new_user("Ann").await;
-    let id = &app.new_titled_session(&user, "t").await;
+    let id = &app.new_titled_session(&user, "t").await.id;
     for _ in 0..4 {
         let exchange = app.send(&user, id, "what is a bond?").await;
-        assert_eq!(exchange["assistant_message"]["fallback"], true);
+        assert!(exchange.assistant_message.fallback);
     }
     assert_eq!(
         chat_requests(&upstream).await.len(),
@@ -344,12 +343,9 @@ async fn the_circuit_breaker_opens_and_closes_again() {
     mount_reply(&upstream, "healthy again").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let exchange = app.send(&user, id, "what is a bond?").await;
-    assert_eq!(exchange["assistant_message"]["content"], "healthy again");
+    assert_eq!(exchange.assistant_message.content, "healthy again");
     let exchange = app.send(&user, id, "and stocks?").await;
-    assert_eq!(
-        exchange["assistant_message"]["fallback"], false,
-        "closed again"
-    );
+    assert!(!exchange.assistant_message.fallback, "closed again");
 }
 
 #[tokio::test]
@@ -366,25 +362,22 @@ async fn a_new_session_is_titled_by_the_provider_in_the_background() {
     mount_reply(&upstream, "Three to six months.").await;
     let app = app_with_upstream(&upstream, &[]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
     app.send(&user, &session, "How big should my emergency fund be?")
         .await;
 
-    let mut title = Value::Null;
+    let mut title = None;
     for _ in 0..50 {
-        let s: Value = app
-            .get(&format!("/sessions/{session}"), &user.token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        title = s["title"].clone();
-        if !title.is_null() {
+        let s: Session = app
+            .get_json(&format!("/sessions/{session}"), &user.token)
+            .await;
+        title = s.title;
+        if title.is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(title, "Emergency Fund Basics");
+    assert_eq!(title.as_deref(), Some("Emergency Fund Basics"));
     let requests = upstream.received_requests().await.unwrap();
     let title_request: Value = requests
         .iter()
@@ -414,7 +407,7 @@ async fn a_client_that_gives_up_does_not_lose_the_reply() {
         .await;
     let app = app_with_upstream(&upstream, &[]).await;
     let user = app.new_user("Ann").await;
-    let id = &app.new_titled_session(&user, "t").await;
+    let id = &app.new_titled_session(&user, "t").await.id;
 
     let gave_up = app
         .client
@@ -428,20 +421,14 @@ async fn a_client_that_gives_up_does_not_lose_the_reply() {
 
     let mut items = Vec::new();
     for _ in 0..40 {
-        let page: Value = app
-            .get(&format!("/sessions/{id}/messages"), &user.token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        items = page["items"].as_array().unwrap().clone();
+        items = app.messages(&user, id).await;
         if items.len() == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(items.len(), 2);
-    assert_eq!(items[1]["content"], "Worth waiting for.");
+    assert_eq!(items[1].content, "Worth waiting for.");
 }
 
 #[tokio::test]
@@ -459,11 +446,12 @@ async fn with_logprobs_confidence_is_the_mean_token_probability() {
         .await;
     let app = app_with_upstream(&upstream, &[("LLM_LOGPROBS", "true")]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_titled_session(&user, "t").await;
+    let session = app.new_titled_session(&user, "t").await.id;
     let exchange = app.send(&user, &session, "is that right?").await;
-    assert_eq!(exchange["assistant_message"]["fallback"], false);
-    let confidence = exchange["assistant_message"]["confidence"]
-        .as_f64()
-        .unwrap();
-    assert!((confidence - 0.75).abs() < 1e-6, "{confidence}");
+    assert!(!exchange.assistant_message.fallback);
+    let confidence = exchange.assistant_message.confidence;
+    assert!(
+        confidence.is_some_and(|c| (c - 0.75).abs() < 1e-6),
+        "{confidence:?}"
+    );
 }

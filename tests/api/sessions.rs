@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, expect_json, json, spawn_app, tick, Page, Session};
 
 #[tokio::test]
 async fn creating_a_session_without_a_title_leaves_it_null() {
@@ -9,11 +9,10 @@ async fn creating_a_session_without_a_title_leaves_it_null() {
     let user = app.new_user("Ann").await;
     for body in [json!({}), json!({"title": null})] {
         let response = app.post("/sessions", &user.token, body).await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let session: Value = response.json().await.unwrap();
-        assert_eq!(session["title"], Value::Null);
-        assert_eq!(session["message_count"], 0);
-        assert_eq!(session["created_at"], session["updated_at"]);
+        let session: Session = expect_json(response, StatusCode::CREATED).await;
+        assert_eq!(session.title, None);
+        assert_eq!(session.message_count, 0);
+        assert_eq!(session.created_at, session.updated_at);
     }
     // An empty body is accepted too.
     let response = app
@@ -30,13 +29,8 @@ async fn creating_a_session_without_a_title_leaves_it_null() {
 async fn creating_a_session_with_a_title_keeps_it() {
     let app = spawn_app().await;
     let user = app.new_user("Ann").await;
-    let session: Value = app
-        .post("/sessions", &user.token, json!({"title": "  Taxes  "}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(session["title"], "Taxes");
+    let session = app.new_titled_session(&user, "  Taxes  ").await;
+    assert_eq!(session.title.as_deref(), Some("Taxes"));
     let long = app
         .post("/sessions", &user.token, json!({"title": "t".repeat(201)}))
         .await;
@@ -53,29 +47,18 @@ async fn sessions_are_listed_most_recently_updated_first_and_paginated() {
     let user = app.new_user("Ann").await;
     let mut ids = Vec::new();
     // Times have millisecond resolution: keep them distinct so the order is defined.
-    let tick = || tokio::time::sleep(std::time::Duration::from_millis(3));
     for _ in 0..5 {
-        ids.push(app.new_session(&user).await);
+        ids.push(app.new_session(&user).await.id);
         tick().await;
     }
     // Activity moves the oldest session to the top.
     app.send(&user, &ids[0], "hello").await;
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/sessions?limit=2&cursor={c}"),
-            None => "/sessions?limit=2".to_owned(),
-        };
-        let page: Value = app.get(&path, &user.token).await.json().await.unwrap();
-        let items = page["items"].as_array().unwrap();
-        assert!(items.len() <= 2);
-        seen.extend(items.iter().map(|s| s["id"].as_str().unwrap().to_owned()));
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
-    }
+    let seen: Vec<String> = app
+        .walk_pages::<Page<Session>>("/sessions", 2, &user.token)
+        .await
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     let mut expected: Vec<String> = ids[1..].iter().rev().cloned().collect();
     expected.insert(0, ids[0].clone());
     assert_eq!(seen, expected);
@@ -85,14 +68,9 @@ async fn sessions_are_listed_most_recently_updated_first_and_paginated() {
 async fn a_session_can_be_read_renamed_and_deleted() {
     let app = spawn_app().await;
     let user = app.new_user("Ann").await;
-    let id = app.new_session(&user).await;
-    let got: Value = app
-        .get(&format!("/sessions/{id}"), &user.token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(got["id"], id.as_str());
+    let id = app.new_session(&user).await.id;
+    let got: Session = app.get_json(&format!("/sessions/{id}"), &user.token).await;
+    assert_eq!(got.id, id);
 
     let renamed = app
         .patch(
@@ -101,9 +79,8 @@ async fn a_session_can_be_read_renamed_and_deleted() {
             json!({"title": "Budget"}),
         )
         .await;
-    assert_eq!(renamed.status(), StatusCode::OK);
-    let renamed: Value = renamed.json().await.unwrap();
-    assert_eq!(renamed["title"], "Budget");
+    let renamed: Session = json(renamed).await;
+    assert_eq!(renamed.title.as_deref(), Some("Budget"));
 
     let blank = app
         .patch(
@@ -154,7 +131,7 @@ async fn another_users_session_is_not_found_on_every_endpoint() {
     let app = spawn_app().await;
     let owner = app.new_user("Ann").await;
     let intruder = app.new_user("Mallory").await;
-    let id = app.new_session(&owner).await;
+    let id = app.new_session(&owner).await.id;
     app.send(&owner, &id, "hello").await;
 
     let attempts = [
@@ -194,22 +171,12 @@ async fn another_users_session_is_not_found_on_every_endpoint() {
         .await;
         assert_eq!(theirs, nothing);
     }
-    let list: Value = app
-        .get("/sessions", &intruder.token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    let list: Page<Session> = app.get_json("/sessions", &intruder.token).await;
+    assert_eq!(list.items.len(), 0);
 
     // The owner's session is untouched.
-    let session: Value = app
-        .get(&format!("/sessions/{id}"), &owner.token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(session["message_count"], 2);
+    let session: Session = app.get_json(&format!("/sessions/{id}"), &owner.token).await;
+    assert_eq!(session.message_count, 2);
 }
 
 #[tokio::test]

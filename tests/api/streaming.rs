@@ -8,13 +8,30 @@ use serde_json::{json, Value};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{spawn_app, TestApp, TestUser};
+use crate::helpers::{
+    assert_error, from_wire, spawn_app, Delta, ErrorResponse, Message, Role, TestApp, TestUser,
+    Usage,
+};
 use crate::provider::{app_with_upstream, UPSTREAM_MODEL};
 
+/// One Server-Sent Event as framed on the wire. `data` stays raw JSON: which
+/// API type it holds depends on the event's name.
 #[derive(Debug)]
 struct Event {
     name: String,
     data: Value,
+}
+
+impl Event {
+    /// The `data` of a `user_message` or `assistant_message` event.
+    fn message(&self) -> Message {
+        from_wire(self.data.clone())
+    }
+
+    /// The `data` of an `error` event.
+    fn error(&self) -> ErrorResponse {
+        from_wire(self.data.clone())
+    }
 }
 
 fn parse_events(text: &str) -> Vec<Event> {
@@ -73,16 +90,6 @@ async fn stream(app: &TestApp, user: &TestUser, session: &str, content: &str) ->
         .unwrap()
 }
 
-async fn stored_messages(app: &TestApp, user: &TestUser, session: &str) -> Vec<Value> {
-    let page: Value = app
-        .get(&format!("/sessions/{session}/messages"), &user.token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    page["items"].as_array().unwrap().clone()
-}
-
 fn assert_well_formed(events: &[Event]) -> String {
     assert_eq!(
         events.first().map(|e| e.name.as_str()),
@@ -97,7 +104,7 @@ fn assert_well_formed(events: &[Event]) -> String {
     assert!(middle.iter().all(|e| e.name == "delta"));
     middle
         .iter()
-        .map(|e| e.data["content"].as_str().unwrap())
+        .map(|e| from_wire::<Delta>(e.data.clone()).content)
         .collect()
 }
 
@@ -113,7 +120,7 @@ async fn a_streamed_reply_relays_the_providers_pieces_and_stores_the_whole() {
         .await;
     let app = app_with_upstream(&upstream, &[]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
 
     let response = stream(
         &app,
@@ -134,19 +141,23 @@ async fn a_streamed_reply_relays_the_providers_pieces_and_stores_the_whole() {
     let text = assert_well_formed(&events);
     assert_eq!(text, "An emergency fund covers 3–6 months.");
     assert_eq!(events.len(), 5);
-    let question = &events[0].data;
-    assert_eq!(question["role"], "user");
-    let answer = &events.last().unwrap().data;
-    assert_eq!(answer["content"], text);
-    assert_eq!(answer["model"], UPSTREAM_MODEL);
+    let question = events[0].message();
+    assert_eq!(question.role, Role::User);
+    let answer = events.last().unwrap().message();
+    assert_eq!(answer.content, text);
+    assert_eq!(answer.model.as_deref(), Some(UPSTREAM_MODEL));
     assert_eq!(
-        answer["usage"],
-        json!({"prompt_tokens": 42, "completion_tokens": 7})
+        answer.usage,
+        Some(Usage {
+            prompt_tokens: 42,
+            completion_tokens: 7
+        })
     );
-    assert_eq!(answer["fallback"], false);
+    assert!(!answer.fallback);
 
-    let stored = stored_messages(&app, &user, &session).await;
-    assert_eq!(stored, vec![question.clone(), answer.clone()]);
+    let stored = app.messages(&user, &session).await;
+    assert_eq!(stored, vec![question, answer]);
+    // The upstream's (OpenAI's) wire format, not ours: raw JSON.
     let sent: Value =
         serde_json::from_slice(&upstream.received_requests().await.unwrap()[0].body).unwrap();
     assert_eq!(sent["stream"], true);
@@ -157,7 +168,7 @@ async fn a_streamed_reply_relays_the_providers_pieces_and_stores_the_whole() {
 async fn the_offline_responder_streams_too() {
     let app = spawn_app().await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
     let response = app
         .client
         .post(app.url(&format!("/sessions/{session}/messages?stream=true")))
@@ -170,11 +181,11 @@ async fn the_offline_responder_streams_too() {
     let events = parse_events(&response.text().await.unwrap());
     let text = assert_well_formed(&events);
     assert!(events.len() > 5, "sent in several pieces");
-    let answer = &events.last().unwrap().data;
-    assert_eq!(answer["content"], text);
-    assert_eq!(answer["fallback"], true);
-    assert!(!answer["sources"].as_array().unwrap().is_empty());
-    assert_eq!(stored_messages(&app, &user, &session).await.len(), 2);
+    let answer = events.last().unwrap().message();
+    assert_eq!(answer.content, text);
+    assert!(answer.fallback);
+    assert!(!answer.sources.is_empty());
+    assert_eq!(app.messages(&user, &session).await.len(), 2);
 }
 
 #[tokio::test]
@@ -193,7 +204,7 @@ async fn a_client_that_disconnects_does_not_stop_the_reply() {
         .await;
     let app = app_with_upstream(&upstream, &[]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
 
     let response = stream(&app, &user, &session, "tell me something").await;
     let mut body = response.bytes_stream();
@@ -206,7 +217,7 @@ async fn a_client_that_disconnects_does_not_stop_the_reply() {
 
     let mut stored = Vec::new();
     for _ in 0..40 {
-        stored = stored_messages(&app, &user, &session).await;
+        stored = app.messages(&user, &session).await;
         if stored.len() == 2 {
             break;
         }
@@ -217,8 +228,8 @@ async fn a_client_that_disconnects_does_not_stop_the_reply() {
         2,
         "the reply was stored after the client left"
     );
-    assert_eq!(stored[1]["content"], "Slow but complete.");
-    assert_eq!(stored[1]["fallback"], false);
+    assert_eq!(stored[1].content, "Slow but complete.");
+    assert!(!stored[1].fallback);
 }
 
 #[tokio::test]
@@ -233,21 +244,19 @@ async fn a_provider_failing_mid_stream_ends_with_the_offline_answer_and_stores_n
         .await;
     let app = app_with_upstream(&upstream, &[]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
 
     let response = stream(&app, &user, &session, "what is a bond?").await;
     let events = parse_events(&response.text().await.unwrap());
     let last = events.last().unwrap();
     assert_eq!(last.name, "assistant_message");
-    assert_eq!(last.data["fallback"], true);
-    assert_eq!(last.data["model"], "fallback");
-    let stored = stored_messages(&app, &user, &session).await;
+    let answer = last.message();
+    assert!(answer.fallback);
+    assert_eq!(answer.model.as_deref(), Some("fallback"));
+    let stored = app.messages(&user, &session).await;
     assert_eq!(stored.len(), 2);
-    assert_eq!(stored[1], last.data);
-    assert!(!stored[1]["content"]
-        .as_str()
-        .unwrap()
-        .starts_with("Half of a"));
+    assert_eq!(stored[1], answer);
+    assert!(!stored[1].content.starts_with("Half of a"));
 }
 
 #[tokio::test]
@@ -259,12 +268,13 @@ async fn a_provider_failing_before_the_first_piece_streams_the_offline_answer() 
         .await;
     let app = app_with_upstream(&upstream, &[("LLM_MAX_RETRIES", "0")]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
     let response = stream(&app, &user, &session, "what is a bond?").await;
     let events = parse_events(&response.text().await.unwrap());
     let text = assert_well_formed(&events);
-    assert_eq!(events.last().unwrap().data["content"], text);
-    assert_eq!(events.last().unwrap().data["fallback"], true);
+    let answer = events.last().unwrap().message();
+    assert_eq!(answer.content, text);
+    assert!(answer.fallback);
 }
 
 #[tokio::test]
@@ -280,7 +290,7 @@ async fn a_session_deleted_mid_reply_ends_the_stream_with_an_error_event() {
         .await;
     let app = app_with_upstream(&upstream, &[]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
     let response = stream(&app, &user, &session, "hello there").await;
     assert_eq!(
         app.delete(&format!("/sessions/{session}"), &user.token)
@@ -291,18 +301,22 @@ async fn a_session_deleted_mid_reply_ends_the_stream_with_an_error_event() {
     let events = parse_events(&response.text().await.unwrap());
     let last = events.last().unwrap();
     assert_eq!(last.name, "error");
-    assert_eq!(last.data["error"]["code"], "not_found");
+    assert_eq!(last.error().error.code, "not_found");
 }
 
 #[tokio::test]
 async fn streaming_errors_before_the_stream_are_plain_json() {
     let app = spawn_app().await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
     let response = stream(&app, &user, &session, "   ").await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "validation_failed");
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -318,7 +332,7 @@ async fn a_slow_reply_is_kept_alive_with_comments() {
         .await;
     let app = app_with_upstream(&upstream, &[("SSE_KEEP_ALIVE_SECS", "1")]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
     let response = stream(&app, &user, &session, "hello").await;
     let text = response.text().await.unwrap();
     assert!(text.contains("\n: keep-alive\n\n"), "{text}");
@@ -339,13 +353,13 @@ async fn a_provider_that_does_not_start_in_time_is_replaced_by_the_offline_strea
         .await;
     let app = app_with_upstream(&upstream, &[("LLM_TIMEOUT_SECS", "1")]).await;
     let user = app.new_user("Ann").await;
-    let session = app.new_session(&user).await;
+    let session = app.new_session(&user).await.id;
     let started = std::time::Instant::now();
     let response = stream(&app, &user, &session, "what is an index fund?").await;
     let events = parse_events(&response.text().await.unwrap());
     assert!(started.elapsed() < Duration::from_millis(2500));
     let text = assert_well_formed(&events);
-    let answer = &events.last().unwrap().data;
-    assert_eq!(answer["fallback"], true);
-    assert_eq!(answer["content"], text);
+    let answer = events.last().unwrap().message();
+    assert!(answer.fallback);
+    assert_eq!(answer.content, text);
 }
