@@ -1,4 +1,4 @@
-//! Rows as diesel reads (`X`) and writes (`NewX`) them.
+//! Rows as diesel reads and writes them: one struct per table.
 //!
 //! Ids are UUID strings and times are Unix milliseconds: both are portable
 //! across SQLite and PostgreSQL, sort correctly, and make keyset pagination
@@ -10,7 +10,7 @@ use crate::domain::Role;
 
 use super::schema::{chat_messages, chat_sessions, message_sources, refresh_tokens, users};
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: String,
@@ -22,19 +22,7 @@ pub struct User {
     pub created_at: i64,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = users)]
-pub struct NewUser<'a> {
-    pub id: &'a str,
-    pub email: &'a str,
-    pub name: &'a str,
-    pub password_hash: &'a str,
-    pub is_admin: bool,
-    pub is_active: bool,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = chat_sessions)]
 pub struct Session {
     pub id: String,
@@ -42,17 +30,6 @@ pub struct Session {
     pub title: Option<String>,
     pub message_count: i64,
     pub last_message_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-#[derive(Debug, Insertable)]
-#[diesel(table_name = chat_sessions)]
-pub struct NewSession<'a> {
-    pub id: &'a str,
-    pub user_id: &'a str,
-    pub title: Option<&'a str>,
-    pub message_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::auth::User;
 use super::extract::{resource_id, JsonBody};
 use super::messages::{message_page, Message, OrderQuery};
 use super::responses::{BadRequest, NotAdmin, NotFound, Unauthorized};
@@ -69,13 +70,8 @@ pub struct Stats {
 /// A user as administrators see them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UserActivity {
-    #[schema(format = Uuid)]
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub is_admin: bool,
-    #[schema(format = DateTime)]
-    pub created_at: String,
+    #[serde(flatten)]
+    pub user: User,
     pub is_active: bool,
     pub session_count: i64,
     /// Messages of both roles in their sessions.
@@ -87,14 +83,9 @@ pub struct UserActivity {
 
 impl From<&users::UserActivity> for UserActivity {
     fn from(a: &users::UserActivity) -> Self {
-        let u: &models::User = &a.user;
         Self {
-            id: u.id.clone(),
-            email: u.email.clone(),
-            name: u.name.clone(),
-            is_admin: u.is_admin,
-            created_at: rfc3339(u.created_at),
-            is_active: u.is_active,
+            user: User::from(&a.user),
+            is_active: a.user.is_active,
             session_count: a.session_count,
             message_count: a.message_count,
             last_active_at: a.last_active_at.map(rfc3339),
@@ -278,7 +269,10 @@ pub async fn list_all_sessions(
         .transpose()?;
     let found = state
         .db
-        .run(move |conn| sessions::list_all(conn, user_id.as_deref(), &page))
+        .run(move |conn| {
+            let access = user_id.map_or(Access::Any, Access::Owner);
+            sessions::list(conn, &access, &page)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(
         found.map(|(s, email): (models::Session, String)| AdminSession {

@@ -14,7 +14,7 @@ use crate::db::models;
 use crate::domain::SessionTitle;
 use crate::error::AppError;
 use crate::service::pagination::Page;
-use crate::service::sessions;
+use crate::service::sessions::{self, Access};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -128,9 +128,9 @@ pub async fn list_sessions(
     let page = query.page()?;
     let found = state
         .db
-        .run(move |conn| sessions::list_owned(conn, &user.id, &page))
+        .run(move |conn| sessions::list(conn, &Access::Owner(user.id), &page))
         .await?;
-    Ok(HttpResponse::Ok().json(found.map(|s| Session::from(&s))))
+    Ok(HttpResponse::Ok().json(found.map(|(s, _)| Session::from(&s))))
 }
 
 /// One of the caller's sessions.

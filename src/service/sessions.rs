@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use crate::clock::{new_id, now_ms};
-use crate::db::models::{NewSession, Session};
+use crate::db::models::Session;
 use crate::db::schema::{chat_sessions, users};
 use crate::db::DbConnection;
 use crate::error::AppError;
@@ -23,18 +23,19 @@ pub fn create(
     title: Option<&str>,
 ) -> Result<Session, AppError> {
     let now = now_ms();
-    let id = new_id();
-    Ok(diesel::insert_into(chat_sessions::table)
-        .values(&NewSession {
-            id: &id,
-            user_id,
-            title,
-            message_count: 0,
-            created_at: now,
-            updated_at: now,
-        })
-        .returning(Session::as_returning())
-        .get_result(conn)?)
+    let session = Session {
+        id: new_id(),
+        user_id: user_id.to_owned(),
+        title: title.map(str::to_owned),
+        message_count: 0,
+        last_message_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(chat_sessions::table)
+        .values(&session)
+        .execute(conn)?;
+    Ok(session)
 }
 
 /// Whose sessions a read may see.
@@ -67,38 +68,19 @@ pub fn get_owned(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<Ses
     get(conn, &Access::Owner(user_id.to_owned()), id)
 }
 
-/// The caller's sessions, most recently updated first.
-pub fn list_owned(
+/// Sessions visible with `access`, most recently updated first, each with
+/// its owner's email.
+pub fn list(
     conn: &mut DbConnection,
-    user_id: &str,
-    page: &PageRequest,
-) -> Result<Page<Session>, AppError> {
-    let query = chat_sessions::table
-        .filter(chat_sessions::user_id.eq(user_id.to_owned()))
-        .select(Session::as_select())
-        .into_boxed();
-    let query = keyset_page!(
-        query,
-        page,
-        Direction::Descending,
-        chat_sessions::updated_at,
-        chat_sessions::id
-    );
-    Ok(Page::from_rows(query.load(conn)?, page, cursor_of))
-}
-
-/// Every session (optionally one user's), with its owner's email.
-pub fn list_all(
-    conn: &mut DbConnection,
-    user_id: Option<&str>,
+    access: &Access,
     page: &PageRequest,
 ) -> Result<Page<(Session, String)>, AppError> {
     let mut query = chat_sessions::table
         .inner_join(users::table)
         .select((Session::as_select(), users::email))
         .into_boxed();
-    if let Some(user_id) = user_id {
-        query = query.filter(chat_sessions::user_id.eq(user_id.to_owned()));
+    if let Access::Owner(user_id) = access {
+        query = query.filter(chat_sessions::user_id.eq(user_id.clone()));
     }
     let query = keyset_page!(
         query,

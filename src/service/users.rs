@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Nullable};
 
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use crate::clock::{new_id, now_ms};
-use crate::db::models::{NewUser, User};
+use crate::db::models::User;
 use crate::db::schema::{chat_sessions, users};
 use crate::db::DbConnection;
 use crate::domain::{Email, UserName};
@@ -20,27 +20,26 @@ pub fn create(
     password_hash: &str,
     is_admin: bool,
 ) -> Result<User, AppError> {
-    let id = new_id();
-    let new_user = NewUser {
-        id: &id,
-        email: email.as_str(),
-        name: name.as_str(),
-        password_hash,
+    let user = User {
+        id: new_id(),
+        email: email.as_str().to_owned(),
+        name: name.as_str().to_owned(),
+        password_hash: password_hash.to_owned(),
         is_admin,
         is_active: true,
         created_at: now_ms(),
     };
     diesel::insert_into(users::table)
-        .values(&new_user)
-        .returning(User::as_returning())
-        .get_result(conn)
+        .values(&user)
+        .execute(conn)
         .map_err(|e| {
             if is_unique_violation(&e) {
                 AppError::Conflict("email already registered".into())
             } else {
-                e.into()
+                AppError::from(e)
             }
-        })
+        })?;
+    Ok(user)
 }
 
 pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<User>, AppError> {

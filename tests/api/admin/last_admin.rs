@@ -44,7 +44,7 @@ async fn the_only_admin_cannot_deactivate_themself() {
     }
     let page: Page<UserActivity> = app.get_json("/admin/users", &admin.token).await;
     let me = find_by_id(&page.items, &admin.id);
-    assert!(me.is_admin);
+    assert!(me.user.is_admin);
     assert!(me.is_active);
     json::<TokenPair>(app.login(&admin.email, PASSWORD).await).await;
 }
@@ -61,7 +61,7 @@ async fn with_two_admins_one_can_demote_themself() {
 
     // Assert
     let demoted: UserActivity = json(response).await;
-    assert!(!demoted.is_admin);
+    assert!(!demoted.user.is_admin);
     assert!(demoted.is_active);
     let refused = app.get("/admin/stats", &first.token).await;
     assert_error(refused, StatusCode::FORBIDDEN, "forbidden").await;
@@ -77,7 +77,7 @@ async fn a_deactivated_admin_does_not_count_as_another_admin() {
     let first = app.new_admin().await;
     let second = app.new_admin().await;
     let off = update_user(&app, &first, &second.id, json!({"is_active": false})).await;
-    assert!(json::<UserActivity>(off).await.is_admin);
+    assert!(json::<UserActivity>(off).await.user.is_admin);
 
     // Act
     let demote = update_user(&app, &first, &first.id, json!({"is_admin": false})).await;

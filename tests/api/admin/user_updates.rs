@@ -23,9 +23,9 @@ async fn a_promoted_user_can_use_the_admin_api_with_their_existing_token() {
         json(update_user(&app, &admin, &ann.id, json!({"is_admin": true})).await).await;
 
     // Assert
-    assert_eq!(promoted.id, ann.id);
-    assert_eq!(promoted.email, ann.email);
-    assert!(promoted.is_admin);
+    assert_eq!(promoted.user.id, ann.id);
+    assert_eq!(promoted.user.email, ann.email);
+    assert!(promoted.user.is_admin);
     assert!(promoted.is_active);
     assert_eq!(promoted.session_count, 0);
     assert_eq!(promoted.message_count, 0);
@@ -37,7 +37,7 @@ async fn a_promoted_user_can_use_the_admin_api_with_their_existing_token() {
     // And demotion takes effect from the next request on, too.
     let demoted: UserActivity =
         json(update_user(&app, &admin, &ann.id, json!({"is_admin": false})).await).await;
-    assert!(!demoted.is_admin);
+    assert!(!demoted.user.is_admin);
     let after = app.get("/admin/stats", &ann.token).await;
     assert_error(after, StatusCode::FORBIDDEN, "forbidden").await;
 }
@@ -55,9 +55,9 @@ async fn a_deactivated_user_loses_their_tokens_and_cannot_sign_in() {
         json(update_user(&app, &admin, &ann.id, json!({"is_active": false})).await).await;
 
     // Assert
-    assert_eq!(updated.id, ann.id);
+    assert_eq!(updated.user.id, ann.id);
     assert!(!updated.is_active);
-    assert!(!updated.is_admin);
+    assert!(!updated.user.is_admin);
     let me = app.get("/auth/me", &ann.token).await;
     assert_error(me, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let sessions = app.get("/sessions", &ann.token).await;
@@ -139,6 +139,6 @@ async fn a_malformed_update_body_is_a_bad_request() {
     }
     // Nothing changed; an empty object is a no-op that returns the user.
     let unchanged: UserActivity = json(update_user(&app, &admin, &ann.id, json!({})).await).await;
-    assert!(!unchanged.is_admin);
+    assert!(!unchanged.user.is_admin);
     assert!(unchanged.is_active);
 }

@@ -46,7 +46,7 @@ async fn users_are_listed_with_their_activity() {
     assert_eq!(page.items.len(), 3);
     assert_eq!(page.next_cursor, None);
     // Newest first.
-    let ids: Vec<&str> = page.items.iter().map(|u| u.id.as_str()).collect();
+    let ids: Vec<&str> = page.items.iter().map(|u| u.user.id.as_str()).collect();
     assert_eq!(
         ids,
         vec![bob.id.as_str(), ann.id.as_str(), admin.id.as_str()]
@@ -70,13 +70,13 @@ async fn users_are_listed_with_their_activity() {
 
     let bob_view = find_by_id(&page.items, &bob.id);
     assert!(!bob_view.is_active);
-    assert!(!bob_view.is_admin);
+    assert!(!bob_view.user.is_admin);
     assert_eq!(bob_view.session_count, 0);
     assert_eq!(bob_view.message_count, 0);
     assert_eq!(bob_view.last_active_at, None);
 
     let admin_view = find_by_id(&page.items, &admin.id);
-    assert!(admin_view.is_admin);
+    assert!(admin_view.user.is_admin);
     assert!(admin_view.is_active);
     assert_eq!(admin_view.last_active_at, None);
 }
@@ -102,7 +102,7 @@ async fn users_can_be_searched_by_email_ignoring_case() {
 
     // Assert
     let ids = |page: &Page<UserActivity>| -> Vec<String> {
-        page.items.iter().map(|u| u.id.clone()).collect()
+        page.items.iter().map(|u| u.user.id.clone()).collect()
     };
     assert_eq!(ids(&upper), vec![ann.id.clone()]);
     assert_eq!(ids(&domain), vec![bob.id, ann.id, admin.id]);
@@ -128,7 +128,7 @@ async fn users_can_be_walked_page_by_page_without_duplicates() {
         .await;
 
     // Assert
-    let ids: Vec<String> = seen.into_iter().map(|u| u.id).collect();
+    let ids: Vec<String> = seen.into_iter().map(|u| u.user.id).collect();
     let unique: HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "duplicates in {ids:?}");
     expected.reverse();
