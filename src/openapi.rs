@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorResponse, FieldError};
-use crate::routes::{admin, auth, messages, ops, sessions};
+use crate::routes::{admin, auth, console, messages, ops, sessions};
 
 struct SecurityAddon;
 
@@ -58,7 +58,7 @@ Authorize button with the `access_token`.",
         sessions::rename_session, sessions::delete_session,
         messages::list_messages, messages::send_message,
         admin::get_stats, admin::list_users, admin::update_user, admin::list_all_sessions,
-        admin::list_session_messages, admin::admin_page,
+        admin::list_session_messages, console::admin_page,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     components(schemas(ErrorResponse, ErrorBody, FieldError, messages::Delta)),

@@ -21,7 +21,7 @@ use crate::llm::Assistant;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::routes::extract::{path_config, query_config};
-use crate::routes::{admin, auth, messages, ops, sessions};
+use crate::routes::{admin, auth, console, messages, ops, sessions};
 use crate::service::rate_limit::RateLimiter;
 
 /// What every handler can reach.
@@ -152,6 +152,7 @@ impl Application {
                 .wrap(from_fn(ops::record_metrics))
                 .wrap(TracingLogger::default())
                 .configure(routes)
+                .configure(console::configure)
                 .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(not_found))
         })
@@ -243,7 +244,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             resource("/admin/sessions/{id}/messages", "GET")
                 .route(web::get().to(admin::list_session_messages)),
         )
-        .service(resource("/admin/", "GET").route(web::get().to(admin::admin_page)))
+        .service(resource("/admin/", "GET").route(web::get().to(console::admin_page)))
         .service(resource("/admin", "GET").route(web::get().to(|| redirect("/admin/"))))
         .service(resource("/swagger-ui", "GET").route(web::get().to(|| redirect("/swagger-ui/"))))
         .service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))

@@ -341,19 +341,3 @@ pub async fn list_session_messages(
         .await?;
     Ok(HttpResponse::Ok().json(MessagePage::from_page(found)))
 }
-
-/// The admin console (HTML; holds no data, signs in through the API).
-#[utoipa::path(
-    get, path = "/admin/", tag = "admin",
-    responses((status = 200, description = "The admin web page", content_type = "text/html", body = String))
-)]
-pub async fn admin_page() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .insert_header(("Cache-Control", "no-cache"))
-        .body(ADMIN_PAGE)
-}
-
-const ADMIN_PAGE: &str = include_str!("../../assets/admin/index.html");
