@@ -20,14 +20,18 @@ use crate::llm::Assistant;
 use crate::metrics::Metrics;
 use crate::routes::extract::{path_config, query_config};
 use crate::routes::fallback::{fallback, RouteTable};
-use crate::routes::{self, ops};
+use crate::routes::{self, console, ops};
 use crate::service::chat::{Chat, ContextLimits};
 use crate::service::rate_limit::RateLimiter;
 use crate::state::AppState;
 
-/// Pages served outside the API document, with their methods: redirects to
-/// the console and to Swagger UI.
-const PAGES: &[(&str, &[&str])] = &[("/admin", &["GET"]), ("/swagger-ui", &["GET"])];
+/// Paths served outside the API document, with their methods: the console's
+/// files, and redirects to the console and to Swagger UI.
+const PAGES: &[(&str, &[&str])] = &[
+    (console::ASSET_PATH, &["GET"]),
+    ("/admin", &["GET"]),
+    ("/swagger-ui", &["GET"]),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

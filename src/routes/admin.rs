@@ -28,8 +28,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(list_users)
         .service(update_user)
         .service(list_all_sessions)
-        .service(list_session_messages)
-        .service(admin_page);
+        .service(list_session_messages);
 }
 
 /// Token totals.
@@ -306,20 +305,3 @@ pub async fn list_session_messages(
 ) -> Result<HttpResponse, AppError> {
     message_page(&state, Access::Any, &id, &page, &order).await
 }
-
-/// The admin console (HTML; holds no data, signs in through the API).
-#[utoipa::path(
-    tag = "admin",
-    responses((status = 200, description = "The admin web page", content_type = "text/html", body = String))
-)]
-#[get("/admin/")]
-pub async fn admin_page() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .insert_header(("Cache-Control", "no-cache"))
-        .body(ADMIN_PAGE)
-}
-
-const ADMIN_PAGE: &str = include_str!("../../assets/admin/index.html");

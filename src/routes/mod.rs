@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod console;
 pub mod extract;
 pub mod fallback;
 pub mod messages;
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(sessions::configure)
         .configure(messages::configure)
         .configure(admin::configure)
+        .configure(console::configure)
         .configure(ops::configure);
 }
 

@@ -6,6 +6,7 @@
 mod admin;
 mod auth;
 mod concurrency;
+mod console;
 mod errors;
 mod helpers;
 mod messages;
