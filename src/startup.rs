@@ -46,6 +46,8 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Secret(#[from] crate::config::ConfigError),
+    #[error("cannot set up the metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
 /// The JWT signing key: `JWT_SECRET`, or a random key generated once and kept
@@ -102,7 +104,7 @@ impl Application {
             tracing::info!(applied, "database migrations applied");
         }
         let secret = jwt_secret(&settings)?;
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::new()?);
         let assistant = Arc::new(Assistant::from_settings(
             &settings.llm,
             Arc::clone(&metrics),
