@@ -9,6 +9,7 @@ use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpResponse, HttpServer, Resource};
+use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -54,7 +55,7 @@ pub enum StartupError {
 /// (mode 0600) beside the database so tokens survive restarts.
 pub fn jwt_secret(settings: &Settings) -> Result<Vec<u8>, crate::config::ConfigError> {
     match &settings.jwt_secret {
-        JwtSecretSource::Env(secret) => Ok(secret.expose().as_bytes().to_vec()),
+        JwtSecretSource::Env(secret) => Ok(secret.expose_secret().as_bytes().to_vec()),
         JwtSecretSource::File(path) => {
             load_or_create_secret(path).map_err(|source| crate::config::ConfigError::SecretFile {
                 path: path.display().to_string(),
