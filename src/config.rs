@@ -1,29 +1,13 @@
-//! Settings, read once from the environment. Secrets are wrapped so `Debug`
-//! never prints them.
+//! Settings, read once from the environment. Secrets are `SecretString`s, so
+//! `Debug` (and therefore logs) never prints them and reading one takes an
+//! explicit `expose_secret()`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use secrecy::SecretString;
+
 use crate::db::sqlite_path;
-
-/// A string that never shows up in logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -44,14 +28,14 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub enum JwtSecretSource {
     /// Set through `JWT_SECRET`.
-    Env(Secret),
+    Env(SecretString),
     /// Generated once and kept in this file (mode 0600).
     File(PathBuf),
 }
 
 #[derive(Debug, Clone)]
 pub struct LlmSettings {
-    pub api_key: Option<Secret>,
+    pub api_key: Option<SecretString>,
     pub base_url: String,
     pub model: String,
     pub timeout_secs: u64,
@@ -79,7 +63,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub rate_limit_auth_per_min: u32,
     pub rate_limit_messages_per_min: u32,
-    pub metrics_token: Option<Secret>,
+    pub metrics_token: Option<SecretString>,
     /// Browser origins allowed to call the API (`*` = any); empty = same origin only.
     pub cors_allowed_origins: Vec<String>,
     /// Seconds of silence after which a streamed reply sends a keep-alive comment.
@@ -100,7 +84,7 @@ impl Settings {
         let env = Env(&lookup);
         let database_url = env.string("DATABASE_URL", "data/chat.db");
         let jwt_secret = match env.non_empty("JWT_SECRET") {
-            Some(secret) => JwtSecretSource::Env(Secret::new(secret)),
+            Some(secret) => JwtSecretSource::Env(SecretString::from(secret)),
             None => JwtSecretSource::File(data_dir(&database_url).join("jwt_secret")),
         };
         let bcrypt_cost = env.parse("BCRYPT_COST", bcrypt::DEFAULT_COST)?;
@@ -123,7 +107,7 @@ impl Settings {
             max_body_bytes: env.parse("MAX_BODY_BYTES", 256 * 1024)?,
             rate_limit_auth_per_min: env.parse("RATE_LIMIT_AUTH_PER_MIN", 10)?,
             rate_limit_messages_per_min: env.parse("RATE_LIMIT_MESSAGES_PER_MIN", 60)?,
-            metrics_token: env.non_empty("METRICS_TOKEN").map(Secret::new),
+            metrics_token: env.non_empty("METRICS_TOKEN").map(SecretString::from),
             sse_keep_alive_secs: env.parse("SSE_KEEP_ALIVE_SECS", 15)?,
             cors_allowed_origins: env
                 .non_empty("CORS_ALLOWED_ORIGINS")
@@ -135,7 +119,7 @@ impl Settings {
                 })
                 .unwrap_or_default(),
             llm: LlmSettings {
-                api_key: env.non_empty("OPENAI_API_KEY").map(Secret::new),
+                api_key: env.non_empty("OPENAI_API_KEY").map(SecretString::from),
                 base_url: env
                     .non_empty("OPENAI_BASE_URL")
                     .unwrap_or_else(|| DEFAULT_OPENAI_BASE_URL.to_owned()),
@@ -233,6 +217,7 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
     use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
@@ -265,9 +250,22 @@ mod tests {
 
     #[test]
     fn secrets_are_hidden_from_debug() {
-        let s = settings(&[("JWT_SECRET", "hunter2"), ("OPENAI_API_KEY", "sk-abc")]).unwrap();
+        let s = settings(&[
+            ("JWT_SECRET", "hunter2"),
+            ("OPENAI_API_KEY", "sk-abc"),
+            ("METRICS_TOKEN", "scrape-me"),
+        ])
+        .unwrap();
         let printed = format!("{s:?}");
-        assert!(!printed.contains("hunter2") && !printed.contains("sk-abc"));
+        for secret in ["hunter2", "sk-abc", "scrape-me"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("REDACTED"), "{printed}");
+        // The values are still there for the code that needs them.
+        let JwtSecretSource::Env(jwt) = &s.jwt_secret else {
+            panic!("JWT_SECRET was set")
+        };
+        assert_eq!(jwt.expose_secret(), "hunter2");
     }
 
     #[test]

@@ -1,144 +1,217 @@
 //! Prometheus metrics: HTTP requests by route and status, latency histograms,
 //! LLM calls, fallbacks and tokens. Kept per process, as Prometheus expects
 //! (it scrapes every replica and sums).
+//!
+//! Each `Metrics` owns its own `prometheus::Registry` rather than using a
+//! process-wide one, so every server (and every test server in one test
+//! binary) counts on its own. Recording a request is a read-locked lookup of
+//! the label set followed by atomic adds; only the first request with a new
+//! label set takes a write lock.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use prometheus::core::Collector;
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
 /// Latency buckets, in seconds.
 const BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
+/// A metric family as exposed: name, HELP text and labels in exposition order.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    labels: &'static [&'static str],
 }
 
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        if self.counts.is_empty() {
-            self.counts = vec![0; BUCKETS.len()];
-        }
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                self.counts[i] += 1;
-            }
-        }
-        self.sum += seconds;
-        self.count += 1;
-    }
-}
+const HTTP_REQUESTS: Family = Family {
+    name: "http_requests_total",
+    help: "HTTP requests by method, route and status.",
+    labels: &["method", "route", "status"],
+};
+const HTTP_LATENCY: Family = Family {
+    name: "http_request_duration_seconds",
+    help: "HTTP request latency by method and route.",
+    labels: &["method", "route"],
+};
+const LLM_CALLS: Family = Family {
+    name: "llm_calls_total",
+    help: "Replies produced, by responder and outcome.",
+    labels: &["provider", "outcome"],
+};
+const LLM_FALLBACKS: Family = Family {
+    name: "llm_fallbacks_total",
+    help: "Replies written by the offline responder.",
+    labels: &[],
+};
+const LLM_TOKENS: Family = Family {
+    name: "llm_tokens_total",
+    help: "Tokens reported by the provider.",
+    labels: &["kind"],
+};
 
-#[derive(Debug, Default)]
+/// The `prometheus` crate sorts labels by name; these families have always
+/// been exposed in their declared order (`provider` before `outcome`), and
+/// `render` keeps it so scrapes stay byte-for-byte what they were.
+const LABELLED: [&Family; 4] = [&HTTP_REQUESTS, &HTTP_LATENCY, &LLM_CALLS, &LLM_TOKENS];
+
+#[derive(Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<(String, String), Histogram>>,
-    llm_calls: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    fallbacks: AtomicU64,
-    prompt_tokens: AtomicU64,
-    completion_tokens: AtomicU64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn escape(label: &str) -> String {
-    label
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    llm_calls: IntCounterVec,
+    fallbacks: IntCounter,
+    prompt_tokens: IntCounter,
+    completion_tokens: IntCounter,
 }
 
 impl Metrics {
+    /// A fresh set of metrics, all at zero, with its own registry.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(opts(&HTTP_REQUESTS), HTTP_REQUESTS.labels)?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(HTTP_LATENCY.name, HTTP_LATENCY.help).buckets(BUCKETS.to_vec()),
+            HTTP_LATENCY.labels,
+        )?;
+        let llm_calls = IntCounterVec::new(opts(&LLM_CALLS), LLM_CALLS.labels)?;
+        let fallbacks = IntCounter::with_opts(opts(&LLM_FALLBACKS))?;
+        let tokens = IntCounterVec::new(opts(&LLM_TOKENS), LLM_TOKENS.labels)?;
+        // Both token series exist from the start, at 0, as they always have.
+        let prompt_tokens = tokens.get_metric_with_label_values(&["prompt"])?;
+        let completion_tokens = tokens.get_metric_with_label_values(&["completion"])?;
+        let collectors: [Box<dyn Collector>; 5] = [
+            Box::new(requests.clone()),
+            Box::new(latency.clone()),
+            Box::new(llm_calls.clone()),
+            Box::new(fallbacks.clone()),
+            Box::new(tokens),
+        ];
+        for collector in collectors {
+            registry.register(collector)?;
+        }
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+            llm_calls,
+            fallbacks,
+            prompt_tokens,
+            completion_tokens,
+        })
+    }
+
     pub fn http_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        *lock(&self.requests)
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default() += 1;
-        lock(&self.latency)
-            .entry((method.to_owned(), route.to_owned()))
-            .or_default()
-            .observe(seconds);
+        let status = status.to_string();
+        // The label counts are fixed above, so these lookups cannot fail; a
+        // metric must never fail a request anyway.
+        if let Ok(counter) = self
+            .requests
+            .get_metric_with_label_values(&[method, route, &status])
+        {
+            counter.inc();
+        }
+        if let Ok(histogram) = self.latency.get_metric_with_label_values(&[method, route]) {
+            histogram.observe(seconds);
+        }
     }
 
     pub fn llm_call(&self, provider: &'static str, outcome: &'static str) {
-        *lock(&self.llm_calls)
-            .entry((provider, outcome))
-            .or_default() += 1;
+        if let Ok(counter) = self
+            .llm_calls
+            .get_metric_with_label_values(&[provider, outcome])
+        {
+            counter.inc();
+        }
     }
 
     pub fn fallback(&self) {
-        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        self.fallbacks.inc();
     }
 
     pub fn llm_tokens(&self, prompt: u32, completion: u32) {
-        self.prompt_tokens
-            .fetch_add(u64::from(prompt), Ordering::Relaxed);
-        self.completion_tokens
-            .fetch_add(u64::from(completion), Ordering::Relaxed);
+        self.prompt_tokens.inc_by(u64::from(prompt));
+        self.completion_tokens.inc_by(u64::from(completion));
     }
 
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP http_requests_total HTTP requests by method, route and status.\n# TYPE http_requests_total counter\n");
-        for ((method, route, status), n) in lock(&self.requests).iter() {
-            let _ = writeln!(
-                out,
-                "http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
-                escape(method),
-                escape(route)
-            );
-        }
-        out.push_str("# HELP http_request_duration_seconds HTTP request latency by method and route.\n# TYPE http_request_duration_seconds histogram\n");
-        for ((method, route), h) in lock(&self.latency).iter() {
-            let labels = format!("method=\"{}\",route=\"{}\"", escape(method), escape(route));
-            for (bound, n) in BUCKETS.iter().zip(&h.counts) {
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
-                );
+        let mut families = self.registry.gather();
+        for family in &mut families {
+            let Some(declared) = LABELLED.iter().find(|f| f.name == family.name()) else {
+                continue;
+            };
+            for metric in family.mut_metric() {
+                metric
+                    .mut_label()
+                    .sort_by_key(|pair| declared.labels.iter().position(|l| *l == pair.name()));
             }
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_count{{{labels}}} {}",
-                h.count
-            );
         }
-        out.push_str("# HELP llm_calls_total Replies produced, by responder and outcome.\n# TYPE llm_calls_total counter\n");
-        for ((provider, outcome), n) in lock(&self.llm_calls).iter() {
-            let _ = writeln!(
-                out,
-                "llm_calls_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {n}"
-            );
+        let mut out = String::new();
+        if let Err(e) = prometheus::TextEncoder::new().encode_utf8(&families, &mut out) {
+            tracing::error!(error = %e, "cannot encode the metrics");
         }
-        let _ = writeln!(out, "# HELP llm_fallbacks_total Replies written by the offline responder.\n# TYPE llm_fallbacks_total counter\nllm_fallbacks_total {}", self.fallbacks.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP llm_tokens_total Tokens reported by the provider.\n# TYPE llm_tokens_total counter");
-        let _ = writeln!(
-            out,
-            "llm_tokens_total{{kind=\"prompt\"}} {}",
-            self.prompt_tokens.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "llm_tokens_total{{kind=\"completion\"}} {}",
-            self.completion_tokens.load(Ordering::Relaxed)
-        );
         out
+    }
+}
+
+fn opts(family: &Family) -> Opts {
+    Opts::new(family.name, family.help)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_keeps_names_labels_and_buckets() {
+        let metrics = Metrics::new().unwrap();
+        metrics.http_request("GET", "/sessions/{id}", 200, 0.02);
+        metrics.http_request("GET", "/sessions/{id}", 200, 3.0);
+        metrics.llm_call("provider", "error");
+        metrics.fallback();
+        metrics.llm_tokens(7, 3);
+        let text = metrics.render();
+        for line in [
+            "# HELP http_requests_total HTTP requests by method, route and status.",
+            "# TYPE http_requests_total counter",
+            r#"http_requests_total{method="GET",route="/sessions/{id}",status="200"} 2"#,
+            "# TYPE http_request_duration_seconds histogram",
+            r#"http_request_duration_seconds_bucket{method="GET",route="/sessions/{id}",le="0.005"} 0"#,
+            r#"http_request_duration_seconds_bucket{method="GET",route="/sessions/{id}",le="0.025"} 1"#,
+            r#"http_request_duration_seconds_bucket{method="GET",route="/sessions/{id}",le="2.5"} 1"#,
+            r#"http_request_duration_seconds_bucket{method="GET",route="/sessions/{id}",le="5"} 2"#,
+            r#"http_request_duration_seconds_bucket{method="GET",route="/sessions/{id}",le="30"} 2"#,
+            r#"http_request_duration_seconds_bucket{method="GET",route="/sessions/{id}",le="+Inf"} 2"#,
+            r#"http_request_duration_seconds_sum{method="GET",route="/sessions/{id}"} 3.02"#,
+            r#"http_request_duration_seconds_count{method="GET",route="/sessions/{id}"} 2"#,
+            "# HELP llm_calls_total Replies produced, by responder and outcome.",
+            r#"llm_calls_total{provider="provider",outcome="error"} 1"#,
+            "# HELP llm_fallbacks_total Replies written by the offline responder.",
+            "llm_fallbacks_total 1",
+            "# HELP llm_tokens_total Tokens reported by the provider.",
+            r#"llm_tokens_total{kind="prompt"} 7"#,
+            r#"llm_tokens_total{kind="completion"} 3"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n---\n{text}");
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let metrics = Metrics::new().unwrap();
+        metrics.http_request("GET", "/a\"b\\c\nd", 404, 0.001);
+        assert!(metrics
+            .render()
+            .contains(r#"route="/a\"b\\c\nd",status="404"} 1"#));
+    }
+
+    #[test]
+    fn each_instance_counts_alone() {
+        let first = Metrics::new().unwrap();
+        let second = Metrics::new().unwrap();
+        first.fallback();
+        assert!(first.render().contains("llm_fallbacks_total 1"));
+        assert!(second.render().contains("llm_fallbacks_total 0"));
     }
 }

@@ -9,6 +9,7 @@ use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpResponse, HttpServer};
+use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -44,13 +45,15 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Secret(#[from] crate::config::ConfigError),
+    #[error("cannot set up the metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
 /// The JWT signing key: `JWT_SECRET`, or a random key generated once and kept
 /// (mode 0600) beside the database so tokens survive restarts.
 pub fn jwt_secret(settings: &Settings) -> Result<Vec<u8>, crate::config::ConfigError> {
     match &settings.jwt_secret {
-        JwtSecretSource::Env(secret) => Ok(secret.expose().as_bytes().to_vec()),
+        JwtSecretSource::Env(secret) => Ok(secret.expose_secret().as_bytes().to_vec()),
         JwtSecretSource::File(path) => {
             load_or_create_secret(path).map_err(|source| crate::config::ConfigError::SecretFile {
                 path: path.display().to_string(),
@@ -100,7 +103,7 @@ impl Application {
             tracing::info!(applied, "database migrations applied");
         }
         let secret = jwt_secret(&settings)?;
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::new()?);
         let assistant = Arc::new(Assistant::from_settings(
             &settings.llm,
             Arc::clone(&metrics),

@@ -15,3 +15,50 @@ pub fn init() {
     // A subscriber may already be installed (tests); that is fine.
     let _ = result;
 }
+
+/// `tokio::task::spawn_blocking`, with the caller's span entered inside the
+/// closure, so what the blocking work logs (and its timing) stays attached to
+/// the request that asked for it.
+pub fn spawn_blocking_with_tracing<F, R>(f: F) -> tokio::task::JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::dispatcher::{self, Dispatch};
+
+    /// The name of the span current on the blocking thread.
+    async fn span_seen_by_blocking_work(with_tracing: bool) -> Option<&'static str> {
+        let dispatch = Dispatch::new(tracing_subscriber::registry());
+        let inner = dispatch.clone();
+        // The blocking thread reports to the same subscriber (in the service
+        // it is the global one).
+        let work = move || {
+            dispatcher::with_default(&inner, || {
+                tracing::Span::current().metadata().map(|m| m.name())
+            })
+        };
+        let handle = dispatcher::with_default(&dispatch, || {
+            let _entered = tracing::info_span!("request").entered();
+            if with_tracing {
+                spawn_blocking_with_tracing(work)
+            } else {
+                tokio::task::spawn_blocking(work)
+            }
+        });
+        handle.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn blocking_work_runs_inside_the_callers_span() {
+        assert_eq!(span_seen_by_blocking_work(true).await, Some("request"));
+        // What the helper is for: plain spawn_blocking loses the span.
+        assert_eq!(span_seen_by_blocking_work(false).await, None);
+    }
+}

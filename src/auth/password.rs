@@ -1,4 +1,5 @@
-//! bcrypt password hashing, always on the blocking thread pool.
+//! bcrypt password hashing, always on the blocking thread pool (inside the
+//! caller's tracing span).
 
 use std::sync::{Arc, OnceLock};
 
@@ -7,6 +8,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
+use crate::telemetry::spawn_blocking_with_tracing;
 
 /// bcrypt reads at most 72 bytes. Pre-hashing with SHA-256 (base64, 44 bytes,
 /// no NUL) makes every character of a 256-character password count.
@@ -37,7 +39,7 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: String) -> Result<String, AppError> {
         let hasher = self.clone();
-        tokio::task::spawn_blocking(move || hasher.hash_blocking(&password))
+        spawn_blocking_with_tracing(move || hasher.hash_blocking(&password))
             .await
             .map_err(AppError::internal)?
     }
@@ -46,7 +48,7 @@ impl PasswordHasher {
     /// against a dummy and answers false, taking the same time.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, AppError> {
         let hasher = self.clone();
-        tokio::task::spawn_blocking(move || {
+        spawn_blocking_with_tracing(move || {
             let candidate = prehash(&password);
             match stored {
                 Some(hash) => Ok(bcrypt::verify(candidate, &hash).unwrap_or(false)),

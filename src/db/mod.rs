@@ -12,6 +12,7 @@ use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnectio
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::AppError;
+use crate::telemetry::spawn_blocking_with_tracing;
 
 /// The connection type every service function works over. A second backend
 /// becomes a variation of this alias (diesel's `MultiConnection`), not a rewrite.
@@ -120,7 +121,7 @@ impl Database {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
+        spawn_blocking_with_tracing(move || {
             let mut conn = pool.get().map_err(AppError::internal)?;
             work(&mut conn)
         })

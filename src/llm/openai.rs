@@ -22,6 +22,7 @@ use async_openai::types::chat::{
 use async_openai::Client;
 use async_trait::async_trait;
 use futures_util::StreamExt;
+use secrecy::ExposeSecret;
 
 use super::prompt::system_message;
 use super::{ChatContext, ChatModel, DeltaSender, LlmError, Reply, Role, Usage};
@@ -44,7 +45,7 @@ impl OpenAiProvider {
     pub fn new(settings: &LlmSettings) -> Result<Self, LlmError> {
         let mut config = OpenAIConfig::new().with_api_base(settings.base_url.trim_end_matches('/'));
         if let Some(key) = &settings.api_key {
-            config = config.with_api_key(key.expose());
+            config = config.with_api_key(key.expose_secret());
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(settings.timeout_secs.clamp(1, 10)))

@@ -238,8 +238,10 @@ const SSE_DESCRIPTION: &str =
 (data: `{\"content\": \"<next piece>\"}`), then `event: assistant_message` (data: the stored \
 assistant `Message`; its content is authoritative — it equals the concatenated deltas, except when \
 the provider failed mid-reply, in which case it is the offline answer with `fallback: true`), or \
-`event: error` (data: the error object). A comment line `: keep-alive` is sent every 15 s while \
-the reply is generated. A client that disconnects does not stop the reply from being stored.";
+`event: error` (data: the error object). While the reply is generated, a comment line \
+`: keep-alive` is sent after each interval without an event; the interval is configurable \
+(`SSE_KEEP_ALIVE_SECS`, default 15 s). A client that disconnects does not stop the reply from \
+being stored.";
 
 /// Ask the assistant: stores the question, answers, stores the answer.
 #[utoipa::path(

@@ -121,3 +121,35 @@ async fn browsers_on_allowed_origins_may_call_the_api() {
         .unwrap();
     assert_eq!(same.status(), reqwest::StatusCode::UNAUTHORIZED);
 }
+
+/// The container's HEALTHCHECK runs `richesreach-chat healthcheck` (there is
+/// no curl in the image): exit 0 while the server answers, 1 when it does not.
+#[tokio::test]
+async fn the_healthcheck_command_exits_0_for_a_live_server_and_1_otherwise() {
+    let app = spawn_app().await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = |bind: String| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_richesreach-chat"))
+                .arg("healthcheck")
+                .env("BIND", bind)
+                .output()
+                .unwrap()
+        })
+    };
+    let live = run(format!("0.0.0.0:{port}")).await.unwrap();
+    assert_eq!(
+        live.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    let down = run(format!("127.0.0.1:{closed}")).await.unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("error:"));
+}
