@@ -1,10 +1,14 @@
 //! The assistant the service talks to: provider first, offline responder when
 //! there is no provider, it fails, or its breaker is open. Never fails.
+//!
+//! The offline responder is called directly (it is not a `ChatModel`): its
+//! answer is ready at once and cannot fail, so streaming it is just cutting
+//! it into pieces, which happens here in one place.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::offline::{chunks, OfflineResponder};
+use super::offline::OfflineResponder;
 use super::openai::{elapsed_ms, OpenAiProvider};
 use super::titles::heuristic_title;
 use super::{ChatContext, ChatModel, CircuitBreaker, DeltaSender, LlmError, Reply};
@@ -168,5 +172,43 @@ impl Assistant {
                 .best_topic(first_message)
                 .map(|t| t.title.as_str()),
         )
+    }
+}
+
+/// Splits text into small pieces for streaming (a few words each), so an
+/// offline answer streams like a provider's.
+fn chunks(text: &str) -> Vec<String> {
+    const WORDS_PER_PIECE: usize = 4;
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    let mut words = 0;
+    for (i, c) in text.char_indices() {
+        current.push(c);
+        if c == ' ' || c == '\n' {
+            let next_is_space = text[i + 1..].starts_with([' ', '\n']);
+            if !next_is_space {
+                words += 1;
+                if words == WORDS_PER_PIECE {
+                    pieces.push(std::mem::take(&mut current));
+                    words = 0;
+                }
+            }
+        }
+    }
+    if !current.is_empty() {
+        pieces.push(current);
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_reassemble_exactly() {
+        let text = "Hello there, this is  a test.\n\nSecond paragraph with more words in it.";
+        assert_eq!(chunks(text).concat(), text);
+        assert!(chunks(text).len() > 2);
     }
 }

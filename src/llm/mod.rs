@@ -22,8 +22,9 @@ pub use breaker::CircuitBreaker;
 
 pub use crate::domain::Role;
 
+/// One message of the conversation, as the model sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Turn {
+pub struct Message {
     pub role: Role,
     pub content: String,
 }
@@ -33,7 +34,7 @@ pub struct Turn {
 #[derive(Debug, Clone)]
 pub struct ChatContext {
     pub user_name: String,
-    pub history: Vec<Turn>,
+    pub history: Vec<Message>,
 }
 
 impl ChatContext {
@@ -49,7 +50,7 @@ impl ChatContext {
 
 /// A document a reply drew on.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SourceRef {
+pub struct Source {
     pub title: String,
     pub url: String,
     pub snippet: String,
@@ -71,7 +72,7 @@ pub struct Reply {
     /// 0–1; see the README for how each responder derives it.
     pub confidence: f64,
     pub usage: Option<Usage>,
-    pub sources: Vec<SourceRef>,
+    pub sources: Vec<Source>,
     pub fallback: bool,
     pub latency_ms: u64,
 }

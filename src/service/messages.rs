@@ -12,7 +12,7 @@ use crate::db::schema::{chat_messages, chat_sessions, message_sources};
 use crate::db::DbConnection;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::llm::{Reply, Turn};
+use crate::llm::{self, Reply};
 
 /// A message with the sources it drew on.
 #[derive(Debug, Clone)]
@@ -141,7 +141,7 @@ pub fn recent_history(
     session_id: &str,
     max_messages: usize,
     max_chars: usize,
-) -> Result<Vec<Turn>, AppError> {
+) -> Result<Vec<llm::Message>, AppError> {
     let limit = i64::try_from(max_messages).unwrap_or(i64::MAX);
     let rows: Vec<(Role, String)> = chat_messages::table
         .filter(chat_messages::session_id.eq(session_id))
@@ -158,7 +158,7 @@ pub fn recent_history(
             break;
         }
         chars += len;
-        turns.push(Turn { role, content });
+        turns.push(llm::Message { role, content });
     }
     turns.reverse();
     Ok(turns)
