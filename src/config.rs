@@ -68,6 +68,12 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
     /// Seconds of silence after which a streamed reply sends a keep-alive comment.
     pub sse_keep_alive_secs: u64,
+    /// How long a reply's writer holds it without renewing its lease; a
+    /// reply whose writer died is taken over after this.
+    pub reply_lease_secs: u64,
+    /// How long a SIGTERM waits for replies being written before handing the
+    /// rest over (their leases expire at once).
+    pub shutdown_grace_secs: u64,
     pub llm: LlmSettings,
 }
 
@@ -109,6 +115,8 @@ impl Settings {
             rate_limit_messages_per_min: env.parse("RATE_LIMIT_MESSAGES_PER_MIN", 60)?,
             metrics_token: env.non_empty("METRICS_TOKEN").map(SecretString::from),
             sse_keep_alive_secs: env.parse("SSE_KEEP_ALIVE_SECS", 15)?,
+            reply_lease_secs: env.parse("REPLY_LEASE_SECS", 10)?,
+            shutdown_grace_secs: env.parse("SHUTDOWN_GRACE_SECS", 20)?,
             cors_allowed_origins: env
                 .non_empty("CORS_ALLOWED_ORIGINS")
                 .map(|v| {
@@ -152,6 +160,14 @@ impl Settings {
         }
         if settings.sse_keep_alive_secs == 0 {
             return Err(invalid("SSE_KEEP_ALIVE_SECS", 0, "must be at least 1"));
+        }
+        if settings.reply_lease_secs < 2 {
+            // A save every 500 ms renews it: shorter would take over live writers.
+            return Err(invalid(
+                "REPLY_LEASE_SECS",
+                settings.reply_lease_secs,
+                "must be at least 2",
+            ));
         }
         if settings.llm.context_max_messages == 0 {
             return Err(invalid("CONTEXT_MAX_MESSAGES", 0, "must be at least 1"));

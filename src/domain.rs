@@ -2,8 +2,10 @@
 //! rules, so the service layer never re-checks them.
 
 mod role;
+mod status;
 
 pub use role::Role;
+pub use status::MessageStatus;
 
 use crate::error::{AppError, FieldError};
 

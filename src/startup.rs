@@ -3,6 +3,7 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
@@ -47,6 +48,8 @@ pub enum StartupError {
     Secret(#[from] crate::config::ConfigError),
     #[error("cannot set up the metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("the server must be built inside a tokio runtime: {0}")]
+    Runtime(#[from] tokio::runtime::TryCurrentError),
 }
 
 /// The JWT signing key: `JWT_SECRET`, or a random key generated once and kept
@@ -91,6 +94,8 @@ fn load_or_create_secret(path: &Path) -> std::io::Result<Vec<u8>> {
 pub struct Application {
     port: u16,
     server: Server,
+    chat: Chat,
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -119,6 +124,18 @@ impl Application {
             max_messages: settings.llm.context_max_messages,
             max_chars: settings.llm.context_max_chars,
         };
+        // Replies are written on the runtime that builds the server (the
+        // main one), which outlives the HTTP workers during a shutdown.
+        let runtime = tokio::runtime::Handle::try_current()?;
+        let chat = Chat::new(
+            db.clone(),
+            assistant,
+            limits,
+            Duration::from_secs(settings.reply_lease_secs),
+            runtime.clone(),
+        );
+        runtime.spawn(chat.clone().run_background());
+        let shutdown_grace = Duration::from_secs(settings.shutdown_grace_secs);
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(&secret, settings.access_token_ttl_secs),
             hasher: PasswordHasher::new(settings.bcrypt_cost),
@@ -127,7 +144,7 @@ impl Application {
                 settings.rate_limit_auth_per_min,
                 settings.rate_limit_messages_per_min,
             ),
-            chat: Chat::new(db.clone(), assistant, limits),
+            chat: chat.clone(),
             metrics,
             db,
             settings: Arc::new(settings),
@@ -175,15 +192,25 @@ impl Application {
             source,
         })?
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            chat,
+            shutdown_grace,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until the server is stopped (SIGTERM, SIGINT), then lets the
+    /// replies still being written finish or hands them over.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.server.await?;
+        self.chat.drain(self.shutdown_grace).await;
+        tracing::info!("stopped");
+        Ok(())
     }
 }
 

@@ -6,9 +6,11 @@
 
 use diesel::prelude::*;
 
-use crate::domain::Role;
+use crate::domain::{MessageStatus, Role};
 
-use super::schema::{chat_messages, chat_sessions, message_sources, refresh_tokens, users};
+use super::schema::{
+    chat_messages, chat_sessions, idempotency_keys, message_sources, refresh_tokens, users,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = users)]
@@ -48,6 +50,12 @@ pub struct Message {
     pub latency_ms: Option<i64>,
     pub fallback: bool,
     pub created_at: i64,
+    pub status: MessageStatus,
+    pub superseded_by: Option<String>,
+    /// The process writing a `generating` reply, and until when (Unix ms)
+    /// it holds it; another process may take it over after that.
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
@@ -72,4 +80,20 @@ pub struct RefreshToken {
     pub created_at: i64,
     pub used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+pub struct IdempotencyKey {
+    pub user_id: String,
+    pub key: String,
+    pub method: String,
+    pub path: String,
+    pub request_hash: String,
+    pub status_code: i32,
+    pub response_body: Option<String>,
+    pub user_message_id: Option<String>,
+    pub reply_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
 }

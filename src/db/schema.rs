@@ -13,6 +13,10 @@ diesel::table! {
         latency_ms -> Nullable<BigInt>,
         fallback -> Bool,
         created_at -> BigInt,
+        status -> Text,
+        superseded_by -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<BigInt>,
     }
 }
 
@@ -25,6 +29,22 @@ diesel::table! {
         last_message_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Text,
+        key -> Text,
+        method -> Text,
+        path -> Text,
+        request_hash -> Text,
+        status_code -> Integer,
+        response_body -> Nullable<Text>,
+        user_message_id -> Nullable<Text>,
+        reply_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
     }
 }
 
@@ -74,12 +94,14 @@ diesel::table! {
 
 diesel::joinable!(chat_messages -> chat_sessions (session_id));
 diesel::joinable!(chat_sessions -> users (user_id));
+diesel::joinable!(idempotency_keys -> users (user_id));
 diesel::joinable!(message_sources -> chat_messages (message_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     chat_messages,
     chat_sessions,
+    idempotency_keys,
     message_sources,
     rate_limits,
     refresh_tokens,

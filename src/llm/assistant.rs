@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use super::offline::OfflineResponder;
 use super::openai::{elapsed_ms, OpenAiProvider};
+use super::prompt::CONTINUE_INSTRUCTION;
 use super::titles::heuristic_title;
-use super::{ChatContext, ChatModel, CircuitBreaker, DeltaSender, LlmError, Reply};
+use super::{ChatContext, ChatModel, CircuitBreaker, DeltaSender, LlmError, Message, Reply, Role};
 use crate::config::LlmSettings;
 use crate::metrics::Metrics;
 
@@ -141,6 +142,72 @@ impl Assistant {
             }
         }
         let reply = self.offline_reply(ctx, started);
+        for piece in chunks(&reply.content) {
+            let _ = deltas.send(piece);
+        }
+        reply
+    }
+
+    /// Continues a reply whose text so far is `partial` (its writer died).
+    /// The continuation's pieces go to `deltas`, each following the text
+    /// already there: the provider is given the partial text as its own turn
+    /// and asked to carry on; if it cannot, the offline answer follows after
+    /// a blank line. The returned reply's content is the continuation only.
+    pub async fn continue_streaming(
+        &self,
+        ctx: &ChatContext,
+        partial: &str,
+        deltas: &DeltaSender,
+    ) -> Reply {
+        let started = Instant::now();
+        if let Some(provider) = self.usable_provider() {
+            let mut continued = ctx.clone();
+            continued.history.push(Message {
+                role: Role::Assistant,
+                content: partial.to_owned(),
+            });
+            continued.history.push(Message {
+                role: Role::User,
+                content: CONTINUE_INSTRUCTION.to_owned(),
+            });
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+            let forward = {
+                let deltas = deltas.clone();
+                async move {
+                    let mut sent = String::new();
+                    while let Some(piece) = rx.recv().await {
+                        sent.push_str(&piece);
+                        let _ = deltas.send(piece);
+                    }
+                    sent
+                }
+            };
+            let generate = async {
+                let result = provider.stream(&continued, &tx).await;
+                drop(tx);
+                result
+            };
+            let (result, sent) = tokio::join!(generate, forward);
+            self.record(&result);
+            match result {
+                Ok(mut reply) => {
+                    reply.latency_ms = elapsed_ms(started);
+                    return reply;
+                }
+                Err(_) => {
+                    // What was streamed stays; the offline answer follows it.
+                    let mut reply = self.offline_reply(ctx, started);
+                    let tail = format!("\n\n{}", reply.content);
+                    for piece in chunks(&tail) {
+                        let _ = deltas.send(piece);
+                    }
+                    reply.content = sent + &tail;
+                    return reply;
+                }
+            }
+        }
+        let mut reply = self.offline_reply(ctx, started);
+        reply.content = format!("\n\n{}", reply.content);
         for piece in chunks(&reply.content) {
             let _ = deltas.send(piece);
         }

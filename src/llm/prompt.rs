@@ -21,3 +21,8 @@ pub fn system_message(ctx: &ChatContext) -> String {
         format!("{SYSTEM_PROMPT}\n\nYou are talking with {name}.")
     }
 }
+
+/// Asked after the partial text of a reply whose writer died, so the model
+/// carries on from where the stored text ends.
+pub const CONTINUE_INSTRUCTION: &str = "Your previous answer was cut off. Continue it exactly \
+where it stopped, without repeating any of it and without any preamble.";

@@ -14,16 +14,18 @@ use super::responses::{
 use super::{sse, PageQuery};
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
-use crate::domain::{MessageContent, Role};
+use crate::domain::{MessageContent, MessageStatus, Role};
 use crate::error::AppError;
-use crate::service::chat::{Asker, StreamEvent};
+use crate::service::chat::{Asker, ReplyEvent};
 use crate::service::messages::{self, MessageWithSources};
 use crate::service::pagination::{Direction, Page};
 use crate::service::sessions::Access;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(list_messages).service(send_message);
+    cfg.service(list_messages)
+        .service(send_message)
+        .service(send_message_stream);
 }
 
 /// A document an assistant message drew on.
@@ -75,6 +77,35 @@ pub struct Message {
     /// True when the offline responder answered.
     pub fallback: bool,
     pub sources: Vec<Source>,
+    /// `generating` while a reply is being written (`content` is the text so
+    /// far), `stopped` when the user stopped it, else `complete`.
+    pub status: MessageStatus,
+    /// The id of the message that replaced this one (a regenerate or an
+    /// edit); superseded messages are not part of the conversation.
+    #[schema(required = true, format = Uuid)]
+    pub superseded_by: Option<String>,
+    /// The user's rating of an assistant message.
+    #[schema(required = true)]
+    pub feedback: Option<Feedback>,
+}
+
+/// A rating of a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Rating {
+    Up,
+    Down,
+}
+
+/// A user's feedback on an assistant message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Feedback {
+    pub rating: Rating,
+    /// At most 2,000 characters.
+    #[schema(required = true)]
+    pub comment: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
 }
 
 impl From<&MessageWithSources> for Message {
@@ -98,6 +129,9 @@ impl From<&MessageWithSources> for Message {
             usage,
             latency_ms: m.latency_ms,
             fallback: m.fallback,
+            status: m.status,
+            superseded_by: m.superseded_by.clone(),
+            feedback: None,
             sources: s
                 .sources
                 .iter()
@@ -187,17 +221,21 @@ pub struct MessageExchange {
 #[serde(rename_all = "snake_case")]
 pub enum SseEventName {
     UserMessage,
+    ReplyStarted,
     Delta,
     AssistantMessage,
     Error,
 }
 
 /// One Server-Sent Event of a streamed reply. `data` is JSON: a `Message`
-/// for `user_message` and `assistant_message`, a `Delta` for `delta`, an
-/// `ErrorResponse` for `error`.
+/// for `user_message`, `reply_started` and `assistant_message`, a `Delta`
+/// for `delta`, an `ErrorResponse` for `error`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SseEvent {
     pub event: SseEventName,
+    /// On `delta` and `assistant_message`: the number of characters of the
+    /// reply sent so far; send it back as `Last-Event-ID` to resume.
+    pub id: Option<u64>,
     #[schema(content_media_type = "application/json")]
     pub data: String,
 }
@@ -234,16 +272,22 @@ pub async fn list_messages(
 
 const SSE_DESCRIPTION: &str =
     "With `Accept: text/event-stream` or `?stream=true`: Server-Sent Events. \
-`event: user_message` (data: the stored user `Message`), then one or more `event: delta` \
-(data: `{\"content\": \"<next piece>\"}`), then `event: assistant_message` (data: the stored \
-assistant `Message`; its content is authoritative — it equals the concatenated deltas, except when \
-the provider failed mid-reply, in which case it is the offline answer with `fallback: true`), or \
-`event: error` (data: the error object). While the reply is generated, a comment line \
-`: keep-alive` is sent after each interval without an event; the interval is configurable \
-(`SSE_KEEP_ALIVE_SECS`, default 15 s). A client that disconnects does not stop the reply from \
-being stored.";
+`event: user_message` (data: the stored user `Message`), `event: reply_started` (data: the \
+assistant `Message`, `status: generating`, content empty), then `event: delta` events (data: \
+`{\"content\": \"<next piece>\"}`), then `event: assistant_message` (data: the stored assistant \
+`Message`; its content is authoritative — it equals the concatenated deltas, except when the \
+provider failed mid-reply, in which case it is the offline answer with `fallback: true`), or \
+`event: error` (data: the error object). Every `delta` and `assistant_message` has an `id:` line: \
+the number of characters (Unicode scalar values) of the reply sent so far; \
+`GET /sessions/{id}/messages/{message_id}/events` with that value as `Last-Event-ID` resumes \
+exactly after it. While the reply is generated, a comment line `: keep-alive` is sent after each \
+interval without an event; the interval is configurable (`SSE_KEEP_ALIVE_SECS`, default 15 s). A \
+client that disconnects does not stop the reply from being written and stored.";
 
 /// Ask the assistant: stores the question, answers, stores the answer.
+///
+/// The reply is stored (`generating`) with the question and written
+/// durably; a non-streamed answer waits until it is finished (or stopped).
 #[utoipa::path(
     tag = "messages",
     security(("bearer" = [])),
@@ -252,7 +296,7 @@ being stored.";
     responses(
         (status = 201, description = "Both messages, stored", body = MessageExchange),
         (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = SseEvent,
-            example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: delta\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
+            example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: reply_started\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"generating\",…}\n\nevent: delta\nid: 18\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\nid: 18\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
         BadRequest,
         Unauthorized,
         NotFound,
@@ -270,7 +314,52 @@ pub async fn send_message(
     query: web::Query<SendMessageQuery>,
     JsonBody(body): JsonBody<SendMessageRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let id = resource_id(&id, "chat session")?;
+    let wants_stream = query.stream.unwrap_or(false)
+        || req
+            .headers()
+            .get(ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/event-stream"));
+    send(&state, user, &id, body, wants_stream).await
+}
+
+/// Ask the assistant, streamed: the same operation as
+/// `POST /sessions/{id}/messages`, always answering with Server-Sent Events.
+#[utoipa::path(
+    tag = "messages",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Session id")),
+    request_body = SendMessageRequest,
+    responses(
+        (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = SseEvent),
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        PayloadTooLarge,
+        ValidationFailed,
+        RateLimited,
+    )
+)]
+#[post("/sessions/{id}/messages/stream")]
+pub async fn send_message_stream(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    JsonBody(body): JsonBody<SendMessageRequest>,
+) -> Result<HttpResponse, AppError> {
+    send(&state, user, &id, body, true).await
+}
+
+/// Both forms of a send: validate, store the question and its reply, then
+/// answer with the finished exchange or follow the reply as events.
+async fn send(
+    state: &AppState,
+    user: AuthUser,
+    session_id: &str,
+    body: SendMessageRequest,
+    stream: bool,
+) -> Result<HttpResponse, AppError> {
+    let id = resource_id(session_id, "chat session")?;
     let content = MessageContent::parse(&body.content)
         .map_err(|e| AppError::Validation(vec![e]))?
         .into_inner();
@@ -279,32 +368,51 @@ pub async fn send_message(
         user_id: user.id,
         name: user.name,
     };
-    let wants_stream = query.stream.unwrap_or(false)
-        || req
-            .headers()
-            .get(ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/event-stream"));
-    if !wants_stream {
-        let (question, answer) = state.chat.send(asker, id, content).await?;
+    let exchange = state
+        .chat
+        .start(asker, id, content, stream, |_, _| Ok(()))
+        .await?;
+    let reply_id = exchange.reply.message.id.clone();
+    if !stream {
+        let answer = state.chat.wait(reply_id).await?;
         return Ok(HttpResponse::Created().json(MessageExchange {
-            user_message: Message::from(&question),
+            user_message: Message::from(&exchange.user_message),
             assistant_message: Message::from(&answer),
         }));
     }
-    let (question, events) = state.chat.send_streaming(asker, id, content).await?;
-    let first = sse::event("user_message", &Message::from(&question));
-    let keep_alive = std::time::Duration::from_secs(state.settings.sse_keep_alive_secs);
-    Ok(sse::response(first, events, frame, keep_alive))
+    let first = vec![
+        sse::event("user_message", &Message::from(&exchange.user_message)),
+        sse::event("reply_started", &Message::from(&exchange.reply)),
+    ];
+    Ok(reply_events(state, first, reply_id, 0))
 }
 
-/// One event of a streamed answer, as an SSE frame.
-fn frame(event: StreamEvent) -> actix_web::web::Bytes {
+/// A reply followed from character `from` as a `200 text/event-stream`
+/// answer, after the events of `first`.
+pub fn reply_events(
+    state: &AppState,
+    first: Vec<actix_web::web::Bytes>,
+    reply_id: String,
+    from: usize,
+) -> HttpResponse {
+    let events = state.chat.follow(reply_id, from);
+    let keep_alive = std::time::Duration::from_secs(state.settings.sse_keep_alive_secs);
+    sse::response(first, events, frame, keep_alive)
+}
+
+/// One event of a followed reply, as an SSE frame.
+fn frame(event: ReplyEvent) -> actix_web::web::Bytes {
     match event {
-        StreamEvent::Delta(content) => sse::event("delta", &Delta { content }),
-        StreamEvent::Finished(Ok(stored)) => {
-            sse::event("assistant_message", &Message::from(&stored))
+        ReplyEvent::Delta { content, position } => {
+            sse::event_with_id("delta", position, &Delta { content })
         }
-        StreamEvent::Finished(Err(e)) => sse::event("error", &e.to_body()),
+        ReplyEvent::Finished(result) => match *result {
+            Ok(stored) => sse::event_with_id(
+                "assistant_message",
+                stored.message.content.chars().count(),
+                &Message::from(&stored),
+            ),
+            Err(e) => sse::event("error", &e.to_body()),
+        },
     }
 }

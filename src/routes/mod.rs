@@ -15,6 +15,7 @@ pub mod extract;
 pub mod fallback;
 pub mod messages;
 pub mod ops;
+pub mod replies;
 pub mod responses;
 pub mod sessions;
 pub mod sse;
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.configure(auth::configure)
         .configure(sessions::configure)
         .configure(messages::configure)
+        .configure(replies::configure)
         .configure(admin::configure)
         .configure(console::configure)
         .configure(ops::configure);

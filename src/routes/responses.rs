@@ -36,6 +36,14 @@ pub struct NotAdmin(pub ErrorResponse);
 )]
 pub struct NotFound(pub ErrorResponse);
 
+/// 409 `conflict`: the operation does not fit the resource's state.
+#[derive(IntoResponses)]
+#[response(
+    status = 409,
+    description = "Not possible in the resource's current state, e.g. stopping a reply that is not `generating`, or a user message where a reply is expected (`conflict`)"
+)]
+pub struct Conflict(pub ErrorResponse);
+
 /// 413 `payload_too_large`.
 #[derive(IntoResponses)]
 #[response(

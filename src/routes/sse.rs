@@ -15,15 +15,21 @@ pub fn event(name: &str, data: &impl Serialize) -> Bytes {
     Bytes::from(format!("event: {name}\ndata: {json}\n\n"))
 }
 
+/// One event with an `id:` line (what a client sends back as `Last-Event-ID`).
+pub fn event_with_id(name: &str, id: usize, data: &impl Serialize) -> Bytes {
+    let json = serde_json::to_string(data).unwrap_or_else(|_| "{}".to_owned());
+    Bytes::from(format!("event: {name}\nid: {id}\ndata: {json}\n\n"))
+}
+
 const KEEP_ALIVE_COMMENT: &[u8] = b": keep-alive\n\n";
 
-/// A `200 text/event-stream` response: `first`, then every event of
+/// A `200 text/event-stream` response: `first` (already framed), then every event of
 /// `events` framed by `frame`, until the sender side is dropped; a keep-alive
 /// comment after `keep_alive` of silence. Dropping the response (the client
 /// went away) drops the receiver; senders then simply fail, which producers
 /// ignore.
 pub fn response<T: 'static>(
-    first: Bytes,
+    first: Vec<Bytes>,
     events: mpsc::UnboundedReceiver<T>,
     frame: fn(T) -> Bytes,
     keep_alive: Duration,
@@ -35,7 +41,7 @@ pub fn response<T: 'static>(
             Err(_) => Some((Bytes::from_static(KEEP_ALIVE_COMMENT), rx)),
         }
     });
-    let body = stream::once(async move { first })
+    let body = stream::iter(first)
         .chain(rest)
         .map(Ok::<_, actix_web::Error>);
     HttpResponse::Ok()

@@ -1,17 +1,40 @@
-//! A user's message and the assistant's reply, end to end: store the
-//! question, build the context, ask the assistant, store the answer, title
-//! the session.
+//! A user's message and the assistant's reply, end to end.
+//!
+//! A reply is a stored unit of work, not a task in memory: its row is
+//! created `generating` with the question, its writer (this process, under a
+//! lease) saves the text as it grows and completes it in one transaction,
+//! and everyone who reads it — the request that sent the question, a client
+//! resuming, a non-streamed send waiting — follows that same stored reply.
+//! A reply whose writer died is taken over by [`Chat::run_background`] on
+//! any process.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
-use super::messages::{self, MessageWithSources};
-use super::sessions;
-use crate::db::Database;
+use super::live::{LiveWriter, Registry};
+use super::messages::{self, Exchange, Lease, MessageWithSources};
+use super::{replies, sessions};
+use crate::clock::{new_id, now_ms};
+use crate::db::models::Message;
+use crate::db::{Database, DbConnection};
 use crate::error::AppError;
-use crate::llm::{Assistant, ChatContext, Reply};
+use crate::llm::{Assistant, ChatContext};
+
+/// The writer saves the text at least this often...
+const SAVE_EVERY: Duration = Duration::from_millis(500);
+/// ...and whenever this many bytes (so at most as many characters) are unsaved.
+const SAVE_AFTER_BYTES: usize = 1_000;
+/// How often a follower of a reply written by another process reads it.
+const POLL_EVERY: Duration = Duration::from_millis(250);
+/// How often every process looks for replies whose writer died.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// How long a stop waits for the writer to store what it had written.
+const STOP_WAIT: Duration = Duration::from_millis(2_000);
 
 /// How much history the model sees.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +50,35 @@ pub struct Asker {
     pub name: String,
 }
 
+/// What a follower of a reply sees, in order: pieces of text, then the
+/// stored reply (or why there is none).
+#[derive(Debug)]
+pub enum ReplyEvent {
+    /// The next piece; `position` is the number of characters of the reply
+    /// up to the end of this piece.
+    Delta {
+        content: String,
+        position: usize,
+    },
+    Finished(Box<Result<MessageWithSources, AppError>>),
+}
+
+/// This process as a writer of replies.
+struct Writers {
+    /// Random per process: the lease owner.
+    owner: String,
+    lease_ms: i64,
+    live: Registry,
+    /// How many replies this process is writing now.
+    running: watch::Sender<usize>,
+    /// Set on shutdown: writers store their text and hand their reply over.
+    hand_over: watch::Sender<bool>,
+    draining: AtomicBool,
+    /// Where writers run: the runtime that outlives the HTTP workers, so a
+    /// reply keeps being written while the server shuts down.
+    runtime: Handle,
+}
+
 /// The chat service: the database, the assistant and how much history it
 /// sees. Owned by the application state; cheap to clone into a task.
 #[derive(Clone)]
@@ -34,31 +86,94 @@ pub struct Chat {
     db: Database,
     assistant: Arc<Assistant>,
     limits: ContextLimits,
+    writers: Arc<Writers>,
 }
 
-/// The stored question and everything needed to answer it.
-#[derive(Debug, Clone)]
-pub struct Prepared {
-    pub session_id: String,
-    pub user_message: MessageWithSources,
-    pub context: ChatContext,
+/// A reply to write.
+struct Job {
+    reply: Message,
+    context: ChatContext,
+    /// The stored text to continue after (a takeover), empty for a new reply.
+    prefix: String,
+    /// Ask the provider for a stream (a streamed send, a takeover) or for one
+    /// answer (a non-streamed send, which has nobody to show pieces to).
+    streamed: bool,
     needs_title: bool,
 }
 
-/// What a streamed answer produces after the stored question, in order:
-/// pieces of text, then the outcome.
-#[derive(Debug)]
-pub enum StreamEvent {
-    Delta(String),
-    Finished(Result<MessageWithSources, AppError>),
+/// Counts a running writer for as long as it lives.
+struct Running(watch::Sender<usize>);
+
+impl Running {
+    fn new(counter: &watch::Sender<usize>) -> Self {
+        counter.send_modify(|n| *n += 1);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Resolves once the process hands its replies over (shutdown).
+async fn handed_over(mut hand_over: watch::Receiver<bool>) {
+    let _ = hand_over.wait_for(|h| *h).await;
+}
+
+/// What a follower has sent.
+struct Sent<'a> {
+    /// Characters of the reply up to the end of what was sent.
+    position: usize,
+    /// The text this follower sent, to tell whether the final text continues it.
+    text: String,
+    tx: &'a mpsc::UnboundedSender<ReplyEvent>,
+}
+
+impl Sent<'_> {
+    /// Sends the next piece; `false` once nobody listens.
+    fn delta(&mut self, content: String) -> bool {
+        self.position += content.chars().count();
+        self.text.push_str(&content);
+        self.tx
+            .send(ReplyEvent::Delta {
+                content,
+                position: self.position,
+            })
+            .is_ok()
+    }
+}
+
+/// How a writer's loop ended.
+enum Ended {
+    Written,
+    /// Stopped, taken over, or deleted: someone else decides now.
+    Lost,
+    HandedOver,
 }
 
 impl Chat {
-    pub fn new(db: Database, assistant: Arc<Assistant>, limits: ContextLimits) -> Self {
+    pub fn new(
+        db: Database,
+        assistant: Arc<Assistant>,
+        limits: ContextLimits,
+        lease: Duration,
+        runtime: Handle,
+    ) -> Self {
         Self {
             db,
             assistant,
             limits,
+            writers: Arc::new(Writers {
+                owner: new_id(),
+                lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
+                live: Registry::default(),
+                running: watch::channel(0).0,
+                hand_over: watch::channel(false).0,
+                draining: AtomicBool::new(false),
+                runtime,
+            }),
         }
     }
 
@@ -66,154 +181,468 @@ impl Chat {
         &self.assistant
     }
 
-    /// Stores the user's message and reads the context, in one trip to the
-    /// blocking pool. 404 when the session is absent or not the asker's.
-    async fn prepare(
+    fn lease(&self) -> Lease {
+        Lease {
+            owner: self.writers.owner.clone(),
+            ttl_ms: self.writers.lease_ms,
+        }
+    }
+
+    /// Stores the question and its reply (`generating`) in one transaction
+    /// and starts writing the reply (`streamed`: piece by piece). `also` runs
+    /// inside that transaction.
+    /// 404 when the session is absent or not the asker's.
+    pub async fn start(
         &self,
-        asker: &Asker,
-        session_id: &str,
+        asker: Asker,
+        session_id: String,
         content: String,
-    ) -> Result<Prepared, AppError> {
-        let (user_id, session_id, name) = (
-            asker.user_id.clone(),
-            session_id.to_owned(),
-            asker.name.clone(),
-        );
-        let limits = self.limits;
-        self.db
+        streamed: bool,
+        also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError> + Send + 'static,
+    ) -> Result<Exchange, AppError> {
+        let (lease, limits) = (self.lease(), self.limits);
+        let (exchange, context, needs_title) = self
+            .db
             .run(move |conn| {
-                let (user_message, session) =
-                    messages::append_user_message(conn, &user_id, &session_id, &content)?;
+                let (exchange, session) = messages::start_exchange(
+                    conn,
+                    &asker.user_id,
+                    &session_id,
+                    &content,
+                    &lease,
+                    also,
+                )?;
                 let history = messages::recent_history(
                     conn,
                     &session_id,
+                    exchange.reply.message.created_at,
                     limits.max_messages,
                     limits.max_chars,
                 )?;
-                Ok(Prepared {
-                    session_id,
-                    user_message,
-                    context: ChatContext {
-                        user_name: name,
-                        history,
-                    },
-                    needs_title: session.title.is_none(),
-                })
+                let context = ChatContext {
+                    user_name: asker.name,
+                    history,
+                };
+                Ok((exchange, context, session.title.is_none()))
+            })
+            .await?;
+        self.spawn_writer(Job {
+            reply: exchange.reply.message.clone(),
+            context,
+            prefix: String::new(),
+            streamed,
+            needs_title,
+        });
+        Ok(exchange)
+    }
+
+    fn spawn_writer(&self, job: Job) {
+        // Registered before the writer runs, so a follower that starts now
+        // finds it.
+        let live = self.writers.live.open(&job.reply.id, &job.prefix);
+        let running = Running::new(&self.writers.running);
+        let chat = self.clone();
+        self.writers.runtime.spawn(
+            async move {
+                chat.write(job, live).await;
+                drop(running);
+            }
+            .in_current_span(),
+        );
+    }
+
+    /// Writes one reply: generation runs in its own task; this loop saves
+    /// the text as it grows (renewing the lease) and completes it.
+    async fn write(&self, job: Job, live: LiveWriter) {
+        let Job {
+            reply,
+            context,
+            prefix,
+            streamed,
+            needs_title,
+        } = job;
+        let id = reply.id.clone();
+        let continuation = !prefix.is_empty();
+        let (tx, mut pieces) = mpsc::unbounded_channel::<String>();
+        let generation = {
+            let (assistant, context, prefix) =
+                (Arc::clone(&self.assistant), context.clone(), prefix.clone());
+            tokio::spawn(
+                async move {
+                    if continuation {
+                        assistant.continue_streaming(&context, &prefix, &tx).await
+                    } else if streamed {
+                        assistant.reply_streaming(&context, &tx).await
+                    } else {
+                        let reply = assistant.reply(&context).await;
+                        let _ = tx.send(reply.content.clone());
+                        reply
+                    }
+                }
+                .in_current_span(),
+            )
+        };
+        let mut text = prefix;
+        let mut saved = text.len();
+        let mut tick = tokio::time::interval(SAVE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        let hand_over = handed_over(self.writers.hand_over.subscribe());
+        tokio::pin!(hand_over);
+        let ended = loop {
+            tokio::select! {
+                piece = pieces.recv() => match piece {
+                    Some(piece) => {
+                        text.push_str(&piece);
+                        live.push(&piece);
+                        if text.len() - saved >= SAVE_AFTER_BYTES {
+                            if !self.save(&id, &text).await {
+                                break Ended::Lost;
+                            }
+                            saved = text.len();
+                        }
+                    }
+                    None => break Ended::Written,
+                },
+                _ = tick.tick() => {
+                    if !self.save(&id, &text).await {
+                        break Ended::Lost;
+                    }
+                    saved = text.len();
+                }
+                () = &mut hand_over => break Ended::HandedOver,
+            }
+        };
+        let owner = self.writers.owner.clone();
+        let outcome = match ended {
+            Ended::Written => match generation.await {
+                Ok(answer) => {
+                    // A continuation is whatever followed the stored text; a
+                    // new reply is the assistant's (authoritative) answer.
+                    let (content, latency_ms) = if continuation {
+                        (text.clone(), now_ms() - reply.created_at)
+                    } else {
+                        let ms = i64::try_from(answer.latency_ms).unwrap_or(i64::MAX);
+                        (answer.content.clone(), ms)
+                    };
+                    let (id, owner, stopped_text) = (id.clone(), owner.clone(), text.clone());
+                    self.db
+                        .run(move |conn| {
+                            if replies::complete(conn, &id, &owner, &content, &answer, latency_ms)?
+                            {
+                                return Ok(true);
+                            }
+                            replies::flush_stopped(conn, &id, &owner, &stopped_text)?;
+                            Ok(false)
+                        })
+                        .await
+                }
+                Err(e) => Err(AppError::internal(e)),
+            },
+            Ended::Lost => {
+                generation.abort();
+                let (id, owner) = (id.clone(), owner.clone());
+                self.db
+                    .run(move |conn| replies::flush_stopped(conn, &id, &owner, &text))
+                    .await
+                    .map(|_| false)
+            }
+            Ended::HandedOver => {
+                generation.abort();
+                let (id, owner) = (id.clone(), owner.clone());
+                self.db
+                    .run(move |conn| replies::release(conn, &id, &owner, &text))
+                    .await
+                    .map(|_| false)
+            }
+        };
+        match outcome {
+            Ok(true) if needs_title => self.title(&reply.session_id, context.question()).await,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, reply = %id, "cannot finish the reply"),
+        }
+        drop(live);
+    }
+
+    /// Saves the text and renews the lease; `false` when this process no
+    /// longer writes the reply. A database error keeps writing (the lease
+    /// decides later).
+    async fn save(&self, id: &str, text: &str) -> bool {
+        let (id, owner, text) = (id.to_owned(), self.writers.owner.clone(), text.to_owned());
+        let until = now_ms() + self.writers.lease_ms;
+        match self
+            .db
+            .run(move |conn| replies::save(conn, &id, &owner, &text, until))
+            .await
+        {
+            Ok(owned) => owned,
+            Err(e) => {
+                tracing::warn!(error = ?e, "cannot save the reply's text; retrying");
+                true
+            }
+        }
+    }
+
+    /// Titles the session after its first exchange. A title from the
+    /// provider is asked for in the background, so it never delays the
+    /// reply; a derived one is set at once.
+    async fn title(&self, session_id: &str, question: &str) {
+        let session_id = session_id.to_owned();
+        if !self.assistant.titles_from_provider() {
+            let title = self.assistant.heuristic_title(question);
+            if let Err(e) = self
+                .db
+                .run(move |conn| sessions::set_title_if_unset(conn, &session_id, &title))
+                .await
+            {
+                tracing::warn!(error = ?e, "cannot store the session title");
+            }
+            return;
+        }
+        let (chat, question) = (self.clone(), question.to_owned());
+        tokio::spawn(
+            async move {
+                let title = chat.assistant.title(&question).await;
+                if let Err(e) = chat
+                    .db
+                    .run(move |conn| sessions::set_title_if_unset(conn, &session_id, &title))
+                    .await
+                {
+                    tracing::warn!(error = ?e, "cannot store the session title");
+                }
+            }
+            .in_current_span(),
+        );
+    }
+
+    /// Follows a reply from character `from`: its text as it grows, then the
+    /// stored reply. Works whichever process writes it. The follower stops
+    /// when the receiver is dropped.
+    pub fn follow(&self, reply_id: String, from: usize) -> mpsc::UnboundedReceiver<ReplyEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let chat = self.clone();
+        tokio::spawn(async move { chat.follow_into(reply_id, from, tx).await }.in_current_span());
+        rx
+    }
+
+    async fn follow_into(&self, id: String, from: usize, tx: mpsc::UnboundedSender<ReplyEvent>) {
+        let mut sent = Sent {
+            position: from,
+            text: String::new(),
+            tx: &tx,
+        };
+        loop {
+            if let Some(mut live) = self.writers.live.subscribe(&id) {
+                loop {
+                    let (pieces, finished) = {
+                        let text = live.borrow_and_update();
+                        (text.pieces_after(sent.position), text.finished)
+                    };
+                    for piece in pieces {
+                        if !sent.delta(piece) {
+                            return;
+                        }
+                    }
+                    if finished {
+                        break;
+                    }
+                    tokio::select! {
+                        changed = live.changed() => if changed.is_err() { break },
+                        () = tx.closed() => return,
+                    }
+                }
+            }
+            let stored = {
+                let id = id.clone();
+                self.db.run(move |conn| replies::progress(conn, &id)).await
+            };
+            match stored {
+                Err(e) => {
+                    let _ = tx.send(ReplyEvent::Finished(Box::new(Err(e))));
+                    return;
+                }
+                Ok(None) => {
+                    let _ = tx.send(ReplyEvent::Finished(Box::new(Err(AppError::not_found(
+                        "message",
+                    )))));
+                    return;
+                }
+                Ok(Some(p)) if p.is_settled(now_ms()) => break,
+                Ok(Some(p)) => {
+                    let rest: String = p.content.chars().skip(sent.position).collect();
+                    if !rest.is_empty() && !sent.delta(rest) {
+                        return;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(POLL_EVERY) => {},
+                        () = tx.closed() => return,
+                    }
+                }
+            }
+        }
+        let stored = {
+            let id = id.clone();
+            self.db.run(move |conn| replies::load(conn, &id)).await
+        };
+        let last = match stored {
+            Ok(Some(reply)) => {
+                // The rest of the text, unless the final text does not continue
+                // what was sent (a provider that failed mid-reply is replaced by
+                // the offline answer): then the final message alone is the truth.
+                let continues = reply
+                    .message
+                    .content
+                    .chars()
+                    .skip(from)
+                    .take(sent.position.saturating_sub(from))
+                    .eq(sent.text.chars());
+                let rest: String = reply.message.content.chars().skip(sent.position).collect();
+                if continues && !rest.is_empty() && !sent.delta(rest) {
+                    return;
+                }
+                Ok(reply)
+            }
+            Ok(None) => Err(AppError::not_found("message")),
+            Err(e) => Err(e),
+        };
+        let _ = tx.send(ReplyEvent::Finished(Box::new(last)));
+    }
+
+    /// Waits until the reply is finished (or stopped) and returns it.
+    pub async fn wait(&self, reply_id: String) -> Result<MessageWithSources, AppError> {
+        let mut events = self.follow(reply_id, usize::MAX);
+        while let Some(event) = events.recv().await {
+            if let ReplyEvent::Finished(result) = event {
+                return *result;
+            }
+        }
+        Err(AppError::internal("the reply's follower ended early"))
+    }
+
+    /// Stops a reply of the caller's: marks it `stopped`, then waits (at most
+    /// [`STOP_WAIT`]) for its writer, on whichever process, to store what it
+    /// had written and let go. Returns the stopped reply.
+    pub async fn stop(
+        &self,
+        user_id: String,
+        session_id: String,
+        message_id: String,
+    ) -> Result<MessageWithSources, AppError> {
+        {
+            let (user_id, session_id, message_id) =
+                (user_id.clone(), session_id.clone(), message_id.clone());
+            self.db
+                .run(move |conn| replies::stop(conn, &user_id, &session_id, &message_id))
+                .await?;
+        }
+        let started = Instant::now();
+        while started.elapsed() < STOP_WAIT {
+            let id = message_id.clone();
+            let progress = self
+                .db
+                .run(move |conn| replies::progress(conn, &id))
+                .await?;
+            match progress {
+                Some(p) if p.is_settled(now_ms()) => break,
+                Some(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                None => return Err(AppError::not_found("message")),
+            }
+        }
+        let id = message_id.clone();
+        self.db
+            .run(move |conn| {
+                replies::clear_dead_lease(conn, &id, now_ms())?;
+                replies::find(
+                    conn,
+                    &sessions::Access::Owner(user_id),
+                    &session_id,
+                    &message_id,
+                )
             })
             .await
     }
 
-    /// Stores the reply and titles the session if it has no title yet. A title
-    /// from the provider is asked for in the background, so it never delays the
-    /// reply; a derived title is set in the same trip as the reply.
-    async fn finish(
-        &self,
-        prepared: &Prepared,
-        reply: Reply,
-    ) -> Result<MessageWithSources, AppError> {
-        let session_id = prepared.session_id.clone();
-        let after = prepared.user_message.message.created_at;
-        let question = prepared.user_message.message.content.clone();
-        let ask_provider = self.assistant.titles_from_provider();
-        let derived_title = (prepared.needs_title && !ask_provider)
-            .then(|| self.assistant.heuristic_title(&question));
-        let stored = self
+    /// Every process runs this: it takes over replies whose writer died
+    /// (their lease expired) and continues them, until shutdown.
+    pub async fn run_background(self) {
+        let mut tick = tokio::time::interval(SWEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if self.writers.draining.load(Ordering::SeqCst) {
+                return;
+            }
+            if let Err(e) = self.take_over().await {
+                tracing::warn!(error = ?e, "cannot look for orphaned replies");
+            }
+        }
+    }
+
+    async fn take_over(&self) -> Result<(), AppError> {
+        let (owner, lease_ms, limits) = (
+            self.writers.owner.clone(),
+            self.writers.lease_ms,
+            self.limits,
+        );
+        let jobs = self
             .db
             .run(move |conn| {
-                let stored = messages::append_assistant_message(conn, &session_id, &reply, after)?;
-                if let Some(title) = derived_title {
-                    sessions::set_title_if_unset(conn, &session_id, &title)?;
+                let now = now_ms();
+                let claimed = replies::claim_expired(conn, &owner, now, now + lease_ms, 32)?;
+                let mut jobs = Vec::with_capacity(claimed.len());
+                for reply in claimed {
+                    let (user_name, title) = replies::session_owner(conn, &reply.session_id)?;
+                    let history = messages::recent_history(
+                        conn,
+                        &reply.session_id,
+                        reply.created_at,
+                        limits.max_messages,
+                        limits.max_chars,
+                    )?;
+                    jobs.push(Job {
+                        prefix: reply.content.clone(),
+                        streamed: true,
+                        reply,
+                        context: ChatContext { user_name, history },
+                        needs_title: title.is_none(),
+                    });
                 }
-                Ok(stored)
+                Ok(jobs)
             })
             .await?;
-        if prepared.needs_title && ask_provider {
-            let (chat, session_id) = (self.clone(), prepared.session_id.clone());
-            tokio::spawn(
-                async move {
-                    let title = chat.assistant.title(&question).await;
-                    if let Err(e) = chat
-                        .db
-                        .run(move |conn| sessions::set_title_if_unset(conn, &session_id, &title))
-                        .await
-                    {
-                        tracing::warn!(error = ?e, "cannot store the session title");
-                    }
-                }
-                .in_current_span(),
-            );
+        for job in jobs {
+            tracing::info!(reply = %job.reply.id, stored_chars = job.prefix.chars().count(), "taking over a reply whose writer died");
+            self.spawn_writer(job);
         }
-        Ok(stored)
+        Ok(())
     }
 
-    /// The whole exchange, non-streaming. It runs in a task of its own, so it
-    /// completes (and the reply is stored) even if the caller goes away.
-    pub async fn send(
-        &self,
-        asker: Asker,
-        session_id: String,
-        content: String,
-    ) -> Result<(MessageWithSources, MessageWithSources), AppError> {
-        let chat = self.clone();
-        tokio::spawn(
-            async move {
-                let prepared = chat.prepare(&asker, &session_id, content).await?;
-                let reply = chat.assistant.reply(&prepared.context).await;
-                let stored = chat.finish(&prepared, reply).await?;
-                Ok((prepared.user_message, stored))
-            }
-            .in_current_span(),
-        )
-        .await
-        .map_err(AppError::internal)?
-    }
-
-    /// The exchange, streamed. Stores the question and returns it with the
-    /// receiver of the answer's events; the work runs in a task of its own, so
-    /// the reply is completed and stored whether or not anyone listens.
-    pub async fn send_streaming(
-        &self,
-        asker: Asker,
-        session_id: String,
-        content: String,
-    ) -> Result<(MessageWithSources, mpsc::UnboundedReceiver<StreamEvent>), AppError> {
-        let (stored_tx, stored_rx) = oneshot::channel();
-        let (events, rx) = mpsc::unbounded_channel();
-        let chat = self.clone();
-        let exchange = async move {
-            let prepared = match chat.prepare(&asker, &session_id, content).await {
-                Ok(prepared) => prepared,
-                Err(e) => {
-                    let _ = stored_tx.send(Err(e));
-                    return;
-                }
-            };
-            let _ = stored_tx.send(Ok(prepared.user_message.clone()));
-            let (deltas, mut pieces) = mpsc::unbounded_channel::<String>();
-            let relay = {
-                let events = events.clone();
-                async move {
-                    while let Some(piece) = pieces.recv().await {
-                        let _ = events.send(StreamEvent::Delta(piece));
-                    }
-                }
-            };
-            let generate = async {
-                let reply = chat
-                    .assistant
-                    .reply_streaming(&prepared.context, &deltas)
-                    .await;
-                drop(deltas);
-                chat.finish(&prepared, reply).await
-            };
-            let (result, ()) = tokio::join!(generate, relay);
-            if let Err(e) = &result {
-                tracing::warn!(error = ?e, "streamed reply could not be stored");
-            }
-            let _ = events.send(StreamEvent::Finished(result));
-        };
-        tokio::spawn(exchange.in_current_span());
-        let question = stored_rx.await.map_err(AppError::internal)??;
-        Ok((question, rx))
+    /// Graceful shutdown: no more takeovers; replies being written get
+    /// `grace` to finish, then store their text and hand over (their leases
+    /// expire at once, so another process — or this one restarted — goes on).
+    pub async fn drain(&self, grace: Duration) {
+        self.writers.draining.store(true, Ordering::SeqCst);
+        let mut running = self.writers.running.subscribe();
+        let finished = tokio::time::timeout(grace, running.wait_for(|n| *n == 0))
+            .await
+            .is_ok();
+        if finished {
+            return;
+        }
+        let left = *running.borrow();
+        tracing::info!(
+            replies = left,
+            "handing over the replies still being written"
+        );
+        self.writers.hand_over.send_replace(true);
+        let _ = tokio::time::timeout(Duration::from_secs(2), running.wait_for(|n| *n == 0)).await;
+        let owner = self.writers.owner.clone();
+        if let Err(e) = self
+            .db
+            .run(move |conn| replies::release_all(conn, &owner))
+            .await
+        {
+            tracing::warn!(error = ?e, "cannot hand over the remaining replies");
+        }
     }
 }

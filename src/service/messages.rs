@@ -10,9 +10,9 @@ use crate::clock::{new_id, now_ms};
 use crate::db::models::{Message, Session, Source};
 use crate::db::schema::{chat_messages, chat_sessions, message_sources};
 use crate::db::DbConnection;
-use crate::domain::Role;
+use crate::domain::{MessageStatus, Role};
 use crate::error::AppError;
-use crate::llm::{self, Reply};
+use crate::llm;
 
 /// A message with the sources it drew on.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ pub fn list(
 }
 
 /// Loads the sources of `messages` in one query.
-fn with_sources(
+pub(super) fn with_sources(
     conn: &mut DbConnection,
     messages: Vec<Message>,
 ) -> Result<Vec<MessageWithSources>, AppError> {
@@ -84,11 +84,11 @@ fn with_sources(
         .collect())
 }
 
-/// Marks activity on a session: one more message, `updated_at` bumped.
-fn bump(conn: &mut DbConnection, session_id: &str, at: i64) -> Result<(), AppError> {
+/// Marks activity on a session: `added` more messages, `updated_at` bumped.
+fn bump(conn: &mut DbConnection, session_id: &str, added: i64, at: i64) -> Result<(), AppError> {
     diesel::update(chat_sessions::table.find(session_id))
         .set((
-            chat_sessions::message_count.eq(chat_sessions::message_count + 1),
+            chat_sessions::message_count.eq(chat_sessions::message_count + added),
             chat_sessions::updated_at.eq(at),
             chat_sessions::last_message_at.eq(at),
         ))
@@ -96,21 +96,42 @@ fn bump(conn: &mut DbConnection, session_id: &str, at: i64) -> Result<(), AppErr
     Ok(())
 }
 
-/// Stores the user's message (before the model is asked) in the caller's
-/// session; returns it with the session as it was before.
-pub fn append_user_message(
+/// Who writes a reply and for how long its claim holds without renewal.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub owner: String,
+    pub ttl_ms: i64,
+}
+
+/// Both rows of a new exchange: the question and its reply, `generating`,
+/// leased to `lease.owner`.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub user_message: MessageWithSources,
+    pub reply: MessageWithSources,
+}
+
+/// Stores the user's message and the row of its reply (`generating`, empty,
+/// leased to the writer) in one transaction, so no question is ever stored
+/// without the reply that answers it. Returns them with the session as it
+/// was before. `also` runs inside the same transaction (idempotency keys).
+pub fn start_exchange(
     conn: &mut DbConnection,
     user_id: &str,
     session_id: &str,
     content: &str,
-) -> Result<(MessageWithSources, Session), AppError> {
+    lease: &Lease,
+    also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError>,
+) -> Result<(Exchange, Session), AppError> {
     conn.immediate_transaction(|conn| {
         let session = sessions::get_owned(conn, user_id, session_id)?;
-        let now = now_ms().max(session.last_message_at.unwrap_or(0));
-        let message = Message {
+        // Strictly after everything already in the session, so the order of
+        // the conversation is the order of `created_at`.
+        let now = now_ms().max(session.last_message_at.map_or(0, |t| t + 1));
+        let message = |role, content: &str, at| Message {
             id: new_id(),
             session_id: session_id.to_owned(),
-            role: Role::User,
+            role,
             content: content.to_owned(),
             model: None,
             confidence: None,
@@ -118,33 +139,55 @@ pub fn append_user_message(
             completion_tokens: None,
             latency_ms: None,
             fallback: false,
-            created_at: now,
+            created_at: at,
+            status: MessageStatus::Complete,
+            superseded_by: None,
+            lease_owner: None,
+            lease_expires_at: None,
+        };
+        let question = message(Role::User, content, now);
+        let reply = Message {
+            status: MessageStatus::Generating,
+            lease_owner: Some(lease.owner.clone()),
+            lease_expires_at: Some(now_ms() + lease.ttl_ms),
+            ..message(Role::Assistant, "", now + 1)
         };
         diesel::insert_into(chat_messages::table)
-            .values(&message)
+            .values([&question, &reply])
             .execute(conn)?;
-        bump(conn, session_id, now)?;
-        Ok((
-            MessageWithSources {
-                message,
+        bump(conn, session_id, 2, now + 1)?;
+        let exchange = Exchange {
+            user_message: MessageWithSources {
+                message: question,
                 sources: Vec::new(),
             },
-            session,
-        ))
+            reply: MessageWithSources {
+                message: reply,
+                sources: Vec::new(),
+            },
+        };
+        also(conn, &exchange)?;
+        Ok((exchange, session))
     })
 }
 
 /// The most recent turns that fit both limits, oldest first. Reads at most
 /// `max_messages` rows, whatever the length of the session.
+/// Only messages created before `before` count (the reply being written and
+/// anything after it are not its context), and replies still being written
+/// (other exchanges in flight) are left out.
 pub fn recent_history(
     conn: &mut DbConnection,
     session_id: &str,
+    before: i64,
     max_messages: usize,
     max_chars: usize,
 ) -> Result<Vec<llm::Message>, AppError> {
     let limit = i64::try_from(max_messages).unwrap_or(i64::MAX);
     let rows: Vec<(Role, String)> = chat_messages::table
         .filter(chat_messages::session_id.eq(session_id))
+        .filter(chat_messages::created_at.lt(before))
+        .filter(chat_messages::status.ne(MessageStatus::Generating))
         .order((chat_messages::created_at.desc(), chat_messages::id.desc()))
         .select((chat_messages::role, chat_messages::content))
         .limit(limit)
@@ -162,59 +205,4 @@ pub fn recent_history(
     }
     turns.reverse();
     Ok(turns)
-}
-
-/// Stores a finished reply and its sources, after `after` (the question's time).
-pub fn append_assistant_message(
-    conn: &mut DbConnection,
-    session_id: &str,
-    reply: &Reply,
-    after: i64,
-) -> Result<MessageWithSources, AppError> {
-    conn.immediate_transaction(|conn| {
-        let exists: i64 = chat_sessions::table
-            .find(session_id)
-            .count()
-            .get_result(conn)?;
-        if exists == 0 {
-            return Err(AppError::not_found("chat session"));
-        }
-        let now = now_ms().max(after);
-        let message = Message {
-            id: new_id(),
-            session_id: session_id.to_owned(),
-            role: Role::Assistant,
-            content: reply.content.clone(),
-            model: Some(reply.model.clone()),
-            confidence: Some(reply.confidence.clamp(0.0, 1.0)),
-            prompt_tokens: reply.usage.map(|u| i64::from(u.prompt_tokens)),
-            completion_tokens: reply.usage.map(|u| i64::from(u.completion_tokens)),
-            latency_ms: Some(i64::try_from(reply.latency_ms).unwrap_or(i64::MAX)),
-            fallback: reply.fallback,
-            created_at: now,
-        };
-        diesel::insert_into(chat_messages::table)
-            .values(&message)
-            .execute(conn)?;
-        let sources: Vec<Source> = reply
-            .sources
-            .iter()
-            .zip(0..)
-            .map(|(s, position)| Source {
-                id: new_id(),
-                message_id: message.id.clone(),
-                position,
-                title: s.title.clone(),
-                url: s.url.clone(),
-                snippet: s.snippet.clone(),
-            })
-            .collect();
-        if !sources.is_empty() {
-            diesel::insert_into(message_sources::table)
-                .values(&sources)
-                .execute(conn)?;
-        }
-        bump(conn, session_id, now)?;
-        Ok(MessageWithSources { message, sources })
-    })
 }

@@ -3,9 +3,11 @@
 //! layer maps to statuses in one place.
 
 pub mod chat;
+pub mod live;
 pub mod messages;
 pub mod pagination;
 pub mod rate_limit;
+pub mod replies;
 pub mod sessions;
 pub mod stats;
 pub mod tokens;

@@ -18,7 +18,7 @@ use tempfile::TempDir;
 // The API types the tests read answers into, from this one place: when they
 // move or are renamed in src, only this block changes.
 pub use richesreach_chat::{
-    domain::Role,
+    domain::{MessageStatus, Role},
     error::ErrorResponse,
     routes::admin::{AdminSession, Stats, TokenTotals, UserActivity},
     routes::auth::{TokenPair, User},

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::helpers::{spawn_app_with, Session, TestApp, Usage};
+use crate::helpers::{spawn_app_with, MessageStatus, Session, TestApp, Usage};
 
 pub const UPSTREAM_MODEL: &str = "gpt-4o-mini-2024-07-18";
 
@@ -422,7 +422,8 @@ async fn a_client_that_gives_up_does_not_lose_the_reply() {
     let mut items = Vec::new();
     for _ in 0..40 {
         items = app.messages(&user, id).await;
-        if items.len() == 2 {
+        // The reply is listed from the start (`generating`); wait for it to finish.
+        if items.len() == 2 && items[1].status == MessageStatus::Complete {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -9,8 +9,8 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    assert_error, from_wire, spawn_app, Delta, ErrorResponse, Message, Role, TestApp, TestUser,
-    Usage,
+    assert_error, from_wire, spawn_app, Delta, ErrorResponse, Message, MessageStatus, Role,
+    TestApp, TestUser, Usage,
 };
 use crate::provider::{app_with_upstream, UPSTREAM_MODEL};
 
@@ -96,10 +96,14 @@ fn assert_well_formed(events: &[Event]) -> String {
         Some("user_message")
     );
     assert_eq!(
+        events.get(1).map(|e| e.name.as_str()),
+        Some("reply_started")
+    );
+    assert_eq!(
         events.last().map(|e| e.name.as_str()),
         Some("assistant_message")
     );
-    let middle = &events[1..events.len() - 1];
+    let middle = &events[2..events.len() - 1];
     assert!(!middle.is_empty(), "at least one delta");
     assert!(middle.iter().all(|e| e.name == "delta"));
     middle
@@ -140,7 +144,7 @@ async fn a_streamed_reply_relays_the_providers_pieces_and_stores_the_whole() {
 
     let text = assert_well_formed(&events);
     assert_eq!(text, "An emergency fund covers 3–6 months.");
-    assert_eq!(events.len(), 5);
+    assert_eq!(events.len(), 6);
     let question = events[0].message();
     assert_eq!(question.role, Role::User);
     let answer = events.last().unwrap().message();
@@ -155,6 +159,11 @@ async fn a_streamed_reply_relays_the_providers_pieces_and_stores_the_whole() {
     );
     assert!(!answer.fallback);
 
+    let started = events[1].message();
+    assert_eq!(started.id, answer.id);
+    assert_eq!(started.status, MessageStatus::Generating);
+    assert_eq!(started.content, "");
+    assert_eq!(answer.status, MessageStatus::Complete);
     let stored = app.messages(&user, &session).await;
     assert_eq!(stored, vec![question, answer]);
     // The upstream's (OpenAI's) wire format, not ours: raw JSON.
@@ -218,7 +227,8 @@ async fn a_client_that_disconnects_does_not_stop_the_reply() {
     let mut stored = Vec::new();
     for _ in 0..40 {
         stored = app.messages(&user, &session).await;
-        if stored.len() == 2 {
+        // The reply is listed from the start (`generating`); wait for it to finish.
+        if stored.len() == 2 && stored[1].status == MessageStatus::Complete {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
