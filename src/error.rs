@@ -34,7 +34,7 @@ impl FieldError {
 pub struct ErrorBody {
     /// Stable machine-readable code: `bad_request`, `unauthorized`,
     /// `invalid_credentials`, `forbidden`, `registration_closed`, `not_found`,
-    /// `method_not_allowed`, `conflict`, `payload_too_large`,
+    /// `method_not_allowed`, `conflict`, `idempotency_conflict`, `payload_too_large`,
     /// `validation_failed`, `rate_limited`, `internal`.
     #[schema(example = "not_found")]
     pub code: String,
@@ -70,6 +70,9 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
+    /// An `Idempotency-Key` already used for another request.
+    #[error("{0}")]
+    IdempotencyConflict(String),
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("validation failed")]
@@ -103,6 +106,7 @@ impl AppError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
+            Self::IdempotencyConflict(_) => "idempotency_conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Validation(_) => "validation_failed",
             Self::RateLimited { .. } => "rate_limited",
@@ -146,7 +150,7 @@ impl ResponseError for AppError {
             Self::Forbidden(_) | Self::RegistrationClosed => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::IdempotencyConflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

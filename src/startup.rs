@@ -219,8 +219,18 @@ impl Application {
 fn cors(allowed: &[String]) -> Cors {
     let cors = Cors::default()
         .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::WWW_AUTHENTICATE,
+            header::HeaderName::from_static("idempotent-replayed"),
+        ])
         .max_age(3600)
         // Other origins (the service's own pages included) are served as
         // usual, just without CORS headers.

@@ -8,8 +8,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{resource_id, JsonBody};
+use super::idempotency::{keyed_request, mark_replayed, KEY_DESCRIPTION};
 use super::responses::{
-    BadRequest, NotFound, PayloadTooLarge, RateLimited, Unauthorized, ValidationFailed,
+    BadRequest, IdempotencyConflict, NotFound, PayloadTooLarge, RateLimited, Unauthorized,
+    ValidationFailed,
 };
 use super::{sse, PageQuery};
 use crate::auth::AuthUser;
@@ -17,8 +19,10 @@ use crate::clock::rfc3339;
 use crate::domain::{MessageContent, MessageStatus, Role};
 use crate::error::AppError;
 use crate::service::chat::{Asker, ReplyEvent};
+use crate::service::idempotency::{self, Outcome};
 use crate::service::messages::{self, MessageWithSources};
 use crate::service::pagination::{Direction, Page};
+use crate::service::replies;
 use crate::service::sessions::Access;
 use crate::state::AppState;
 
@@ -190,7 +194,7 @@ pub async fn message_page(
     Ok(HttpResponse::Ok().json(found.map(|m| Message::from(&m))))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SendMessageRequest {
     /// 1–8,000 characters after trimming; no control characters except newlines and tabs.
     #[schema(
@@ -291,15 +295,21 @@ client that disconnects does not stop the reply from being written and stored.";
 #[utoipa::path(
     tag = "messages",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "Session id"), SendMessageQuery),
+    params(
+        ("id" = String, Path, format = Uuid, description = "Session id"),
+        SendMessageQuery,
+        ("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION),
+    ),
     request_body = SendMessageRequest,
     responses(
-        (status = 201, description = "Both messages, stored", body = MessageExchange),
+        (status = 201, description = "Both messages, stored", body = MessageExchange,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`"))),
         (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = SseEvent,
             example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: reply_started\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"generating\",…}\n\nevent: delta\nid: 18\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\nid: 18\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
         BadRequest,
         Unauthorized,
         NotFound,
+        IdempotencyConflict,
         PayloadTooLarge,
         ValidationFailed,
         RateLimited,
@@ -320,7 +330,7 @@ pub async fn send_message(
             .get(ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/event-stream"));
-    send(&state, user, &id, body, wants_stream).await
+    send(&state, &req, user, &id, body, wants_stream).await
 }
 
 /// Ask the assistant, streamed: the same operation as
@@ -328,13 +338,18 @@ pub async fn send_message(
 #[utoipa::path(
     tag = "messages",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "Session id")),
+    params(
+        ("id" = String, Path, format = Uuid, description = "Session id"),
+        ("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION),
+    ),
     request_body = SendMessageRequest,
     responses(
-        (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = SseEvent),
+        (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = SseEvent,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this follows the reply of an earlier request with the same `Idempotency-Key`"))),
         BadRequest,
         Unauthorized,
         NotFound,
+        IdempotencyConflict,
         PayloadTooLarge,
         ValidationFailed,
         RateLimited,
@@ -343,17 +358,20 @@ pub async fn send_message(
 #[post("/sessions/{id}/messages/stream")]
 pub async fn send_message_stream(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: AuthUser,
     id: web::Path<String>,
     JsonBody(body): JsonBody<SendMessageRequest>,
 ) -> Result<HttpResponse, AppError> {
-    send(&state, user, &id, body, true).await
+    send(&state, &req, user, &id, body, true).await
 }
 
 /// Both forms of a send: validate, store the question and its reply, then
-/// answer with the finished exchange or follow the reply as events.
+/// answer with the finished exchange or follow the reply as events. With an
+/// `Idempotency-Key` seen before, the earlier exchange answers instead.
 async fn send(
     state: &AppState,
+    req: &HttpRequest,
     user: AuthUser,
     session_id: &str,
     body: SendMessageRequest,
@@ -363,15 +381,49 @@ async fn send(
     let content = MessageContent::parse(&body.content)
         .map_err(|e| AppError::Validation(vec![e]))?
         .into_inner();
+    // The streaming twin is the same operation: one path for both.
+    let key = keyed_request(req, &user.id, &format!("/sessions/{id}/messages"), &body)?;
+    if let Some(key) = key.clone() {
+        let earlier = state
+            .db
+            .run(move |conn| idempotency::find(conn, &key))
+            .await?;
+        if let Some(earlier) = earlier {
+            return replay(state, user.id, id, earlier, stream).await;
+        }
+    }
     state.limiter.check_messages(&user.id).await?;
     let asker = Asker {
-        user_id: user.id,
+        user_id: user.id.clone(),
         name: user.name,
     };
-    let exchange = state
+    let record = key.clone();
+    let started = state
         .chat
-        .start(asker, id, content, stream, |_, _| Ok(()))
-        .await?;
+        .start(asker, id.clone(), content, stream, move |conn, exchange| {
+            let Some(key) = record else { return Ok(()) };
+            let outcome = Outcome {
+                status_code: 201,
+                response_body: None,
+                user_message_id: Some(exchange.user_message.message.id.clone()),
+                reply_id: Some(exchange.reply.message.id.clone()),
+            };
+            idempotency::record(conn, &key, outcome)
+        })
+        .await;
+    let exchange = match (started, key) {
+        (Ok(exchange), _) => exchange,
+        // A concurrent request with the same key stored its exchange first.
+        (Err(AppError::IdempotencyConflict(_)), Some(key)) => {
+            let earlier = state
+                .db
+                .run(move |conn| idempotency::find(conn, &key))
+                .await?
+                .ok_or_else(|| AppError::internal("an idempotency key vanished"))?;
+            return replay(state, user.id, id, earlier, stream).await;
+        }
+        (Err(e), _) => return Err(e),
+    };
     let reply_id = exchange.reply.message.id.clone();
     if !stream {
         let answer = state.chat.wait(reply_id).await?;
@@ -385,6 +437,37 @@ async fn send(
         sse::event("reply_started", &Message::from(&exchange.reply)),
     ];
     Ok(reply_events(state, first, reply_id, 0))
+}
+
+/// Answers again the exchange an earlier request with the same key stored:
+/// 201 once its reply is finished, or its events from the start.
+async fn replay(
+    state: &AppState,
+    user_id: String,
+    session_id: String,
+    earlier: Outcome,
+    stream: bool,
+) -> Result<HttpResponse, AppError> {
+    let (Some(question_id), Some(reply_id)) = (earlier.user_message_id, earlier.reply_id) else {
+        return Err(AppError::internal(
+            "an idempotency key without its exchange",
+        ));
+    };
+    let question = state
+        .db
+        .run(move |conn| replies::find(conn, &Access::Owner(user_id), &session_id, &question_id))
+        .await?;
+    let response = if stream {
+        let first = vec![sse::event("user_message", &Message::from(&question))];
+        reply_events(state, first, reply_id, 0)
+    } else {
+        let answer = state.chat.wait(reply_id).await?;
+        HttpResponse::Created().json(MessageExchange {
+            user_message: Message::from(&question),
+            assistant_message: Message::from(&answer),
+        })
+    };
+    Ok(mark_replayed(response))
 }
 
 /// A reply followed from character `from` as a `200 text/event-stream`

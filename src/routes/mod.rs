@@ -13,6 +13,7 @@ pub mod auth;
 pub mod console;
 pub mod extract;
 pub mod fallback;
+pub mod idempotency;
 pub mod messages;
 pub mod ops;
 pub mod replies;

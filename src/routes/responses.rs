@@ -44,6 +44,14 @@ pub struct NotFound(pub ErrorResponse);
 )]
 pub struct Conflict(pub ErrorResponse);
 
+/// 409 `idempotency_conflict`.
+#[derive(IntoResponses)]
+#[response(
+    status = 409,
+    description = "The `Idempotency-Key` was used for a different request (another body or path) within 24 hours (`idempotency_conflict`)"
+)]
+pub struct IdempotencyConflict(pub ErrorResponse);
+
 /// 413 `payload_too_large`.
 #[derive(IntoResponses)]
 #[response(

@@ -1,18 +1,23 @@
 //! `/sessions`: the caller's chat sessions.
 
-use actix_web::{delete, get, patch, post, web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{resource_id, JsonBody, JsonBodyOrEmpty};
-use super::responses::{BadRequest, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed};
+use super::idempotency::{keyed_request, mark_replayed, KEY_DESCRIPTION};
+use super::responses::{
+    BadRequest, IdempotencyConflict, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed,
+};
 use super::PageQuery;
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
 use crate::db::models;
 use crate::domain::SessionTitle;
 use crate::error::AppError;
+use crate::service::idempotency::{self, KeyedRequest};
 use crate::service::pagination::Page;
 use crate::service::sessions::{self, Access};
 use crate::state::AppState;
@@ -54,7 +59,7 @@ impl From<&models::Session> for Session {
     }
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct CreateSessionRequest {
     /// Optional; 1–200 characters after trimming. Without it the session is named after its first exchange.
     #[schema(
@@ -81,11 +86,14 @@ pub struct RenameSessionRequest {
 #[utoipa::path(
     tag = "sessions",
     security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION)),
     request_body(content = CreateSessionRequest, description = "Optional: an empty body creates an untitled session"),
     responses(
-        (status = 201, description = "Created", body = Session),
+        (status = 201, description = "Created", body = Session,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`"))),
         BadRequest,
         Unauthorized,
+        IdempotencyConflict,
         PayloadTooLarge,
         ValidationFailed,
     )
@@ -93,19 +101,57 @@ pub struct RenameSessionRequest {
 #[post("/sessions")]
 pub async fn create_session(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: AuthUser,
     JsonBodyOrEmpty(body): JsonBodyOrEmpty<CreateSessionRequest>,
 ) -> Result<HttpResponse, AppError> {
+    let key = keyed_request(&req, &user.id, "/sessions", &body)?;
     let title = body
         .title
         .map(|t| SessionTitle::parse(&t).map_err(|e| AppError::Validation(vec![e])))
         .transpose()?
         .map(SessionTitle::into_inner);
-    let session = state
+    if let Some(earlier) = earlier_answer(&state, key.clone()).await? {
+        return Ok(earlier);
+    }
+    let record = key.clone();
+    let created = state
         .db
-        .run(move |conn| sessions::create(conn, &user.id, title.as_deref()))
+        .run(move |conn| {
+            sessions::create_keyed(conn, &user.id, title.as_deref(), record.as_ref(), |s| {
+                serde_json::to_string(&Session::from(s)).map_err(AppError::internal)
+            })
+        })
+        .await;
+    match created {
+        Ok(session) => Ok(HttpResponse::Created().json(Session::from(&session))),
+        // A concurrent request with the same key created its session first.
+        Err(AppError::IdempotencyConflict(_)) if key.is_some() => earlier_answer(&state, key)
+            .await?
+            .ok_or_else(|| AppError::internal("an idempotency key vanished")),
+        Err(e) => Err(e),
+    }
+}
+
+/// The stored answer of an earlier request with the same key, replayed.
+async fn earlier_answer(
+    state: &AppState,
+    key: Option<KeyedRequest>,
+) -> Result<Option<HttpResponse>, AppError> {
+    let Some(key) = key else { return Ok(None) };
+    let earlier = state
+        .db
+        .run(move |conn| idempotency::find(conn, &key))
         .await?;
-    Ok(HttpResponse::Created().json(Session::from(&session)))
+    Ok(earlier.map(|earlier| {
+        let status = StatusCode::from_u16(u16::try_from(earlier.status_code).unwrap_or(500))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        mark_replayed(
+            HttpResponse::build(status)
+                .content_type("application/json")
+                .body(earlier.response_body.unwrap_or_default()),
+        )
+    }))
 }
 
 /// The caller's sessions, most recently updated first.

@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use super::live::{LiveWriter, Registry};
 use super::messages::{self, Exchange, Lease, MessageWithSources};
-use super::{replies, sessions};
+use super::{idempotency, replies, sessions};
 use crate::clock::{new_id, now_ms};
 use crate::db::models::Message;
 use crate::db::{Database, DbConnection};
@@ -33,6 +33,8 @@ const SAVE_AFTER_BYTES: usize = 1_000;
 const POLL_EVERY: Duration = Duration::from_millis(250);
 /// How often every process looks for replies whose writer died.
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// How often expired idempotency keys are deleted.
+const KEY_SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long a stop waits for the writer to store what it had written.
 const STOP_WAIT: Duration = Duration::from_millis(2_000);
 
@@ -563,10 +565,12 @@ impl Chat {
     }
 
     /// Every process runs this: it takes over replies whose writer died
-    /// (their lease expired) and continues them, until shutdown.
+    /// (their lease expired) and continues them, and forgets idempotency
+    /// keys older than 24 hours, until shutdown.
     pub async fn run_background(self) {
         let mut tick = tokio::time::interval(SWEEP_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_key_sweep: Option<Instant> = None;
         loop {
             tick.tick().await;
             if self.writers.draining.load(Ordering::SeqCst) {
@@ -574,6 +578,14 @@ impl Chat {
             }
             if let Err(e) = self.take_over().await {
                 tracing::warn!(error = ?e, "cannot look for orphaned replies");
+            }
+            if last_key_sweep.is_none_or(|t| t.elapsed() >= KEY_SWEEP_EVERY) {
+                last_key_sweep = Some(Instant::now());
+                match self.db.run(idempotency::sweep).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(keys = n, "forgot expired idempotency keys"),
+                    Err(e) => tracing::warn!(error = ?e, "cannot sweep idempotency keys"),
+                }
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use super::idempotency::{self, KeyedRequest, Outcome};
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use crate::clock::{new_id, now_ms};
 use crate::db::models::Session;
@@ -36,6 +37,29 @@ pub fn create(
         .values(&session)
         .execute(conn)?;
     Ok(session)
+}
+
+/// Creates a session and, with an idempotency key, records the answer
+/// (`answer` renders it) in the same transaction.
+pub fn create_keyed(
+    conn: &mut DbConnection,
+    user_id: &str,
+    title: Option<&str>,
+    key: Option<&KeyedRequest>,
+    answer: impl FnOnce(&Session) -> Result<String, AppError>,
+) -> Result<Session, AppError> {
+    conn.immediate_transaction(|conn| {
+        let session = create(conn, user_id, title)?;
+        if let Some(key) = key {
+            let outcome = Outcome {
+                status_code: 201,
+                response_body: Some(answer(&session)?),
+                ..Outcome::default()
+            };
+            idempotency::record(conn, key, outcome)?;
+        }
+        Ok(session)
+    })
 }
 
 /// Whose sessions a read may see.

@@ -10,6 +10,7 @@ mod console;
 mod durable;
 mod errors;
 mod helpers;
+mod idempotency;
 mod messages;
 mod openapi;
 mod ops;
