@@ -34,7 +34,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub database_url: String,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
 }
 
 /// A server with defaults for tests: fresh SQLite file, cheap bcrypt, no rate
@@ -72,7 +72,23 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
             .build()
             .expect("client"),
         database_url,
-        _dir: dir,
+        _dir: Some(dir),
+    }
+}
+
+impl TestApp {
+    /// A client of a server started elsewhere (a separate process) on
+    /// `database_url`.
+    pub fn external(address: String, database_url: String) -> Self {
+        Self {
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            database_url,
+            _dir: None,
+        }
     }
 }
 

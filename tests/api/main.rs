@@ -15,6 +15,7 @@ mod messages;
 mod openapi;
 mod ops;
 mod provider;
+mod restarts;
 mod retrieval;
 mod sessions;
 mod slow_upstream;
