@@ -17,7 +17,7 @@ use super::{sse, PageQuery};
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
 use crate::domain::{MessageContent, MessageStatus, Role};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorResponse};
 use crate::service::chat::{Asker, ReplyEvent};
 use crate::service::idempotency::{self, Outcome};
 use crate::service::messages::{self, MessageWithSources};
@@ -220,28 +220,23 @@ pub struct MessageExchange {
     pub assistant_message: Message,
 }
 
-/// The names of the events of a streamed reply.
+/// One Server-Sent Event of a reply, as the stream frames it: `event:` is
+/// the name, `id:` (on `delta` and `assistant_message`) the number of
+/// characters of the reply sent so far, `data:` the JSON payload. Each event
+/// name has its own payload type.
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SseEventName {
-    UserMessage,
-    ReplyStarted,
-    Delta,
-    AssistantMessage,
-    Error,
-}
-
-/// One Server-Sent Event of a streamed reply. `data` is JSON: a `Message`
-/// for `user_message`, `reply_started` and `assistant_message`, a `Delta`
-/// for `delta`, an `ErrorResponse` for `error`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SseEvent {
-    pub event: SseEventName,
-    /// On `delta` and `assistant_message`: the number of characters of the
-    /// reply sent so far; send it back as `Last-Event-ID` to resume.
-    pub id: Option<u64>,
-    #[schema(content_media_type = "application/json")]
-    pub data: String,
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ReplyStreamEvent {
+    /// The stored question (a send only).
+    UserMessage { data: Message },
+    /// The reply's row as stored at the start: `status: generating`, empty (a send only).
+    ReplyStarted { data: Message },
+    /// The next piece of the reply's text.
+    Delta { id: u64, data: Delta },
+    /// The stored reply, finished or stopped; the last event.
+    AssistantMessage { id: u64, data: Message },
+    /// Why the stream cannot finish (e.g. the session was deleted); the last event.
+    Error { data: ErrorResponse },
 }
 
 /// The `data` of a `delta` event.
@@ -304,7 +299,7 @@ client that disconnects does not stop the reply from being written and stored.";
     responses(
         (status = 201, description = "Both messages, stored", body = MessageExchange,
             headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`"))),
-        (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = SseEvent,
+        (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
             example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: reply_started\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"generating\",…}\n\nevent: delta\nid: 18\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\nid: 18\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
         BadRequest,
         Unauthorized,
@@ -344,7 +339,7 @@ pub async fn send_message(
     ),
     request_body = SendMessageRequest,
     responses(
-        (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = SseEvent,
+        (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
             headers(("Idempotent-Replayed" = String, description = "`true` when this follows the reply of an earlier request with the same `Idempotency-Key`"))),
         BadRequest,
         Unauthorized,

@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::resource_id;
-use super::messages::{reply_events, Message, SseEvent};
+use super::messages::{reply_events, Message, ReplyStreamEvent};
 use super::responses::{BadRequest, Conflict, NotFound, Unauthorized};
 use crate::auth::AuthUser;
 use crate::domain::Role;
@@ -100,7 +100,7 @@ a resume can itself be resumed. A position at or past the end of a finished repl
         ResumeQuery,
     ),
     responses(
-        (status = 200, description = RESUME_DESCRIPTION, content_type = "text/event-stream", body = SseEvent,
+        (status = 200, description = RESUME_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
             example = json!("event: delta\nid: 42\ndata: {\"content\":\"rest of the \"}\n\nevent: assistant_message\nid: 54\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"complete\",…}\n\n")),
         BadRequest,
         Unauthorized,

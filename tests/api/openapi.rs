@@ -91,3 +91,83 @@ async fn the_served_spec_is_openapi_3_1_and_covers_the_contract() {
         );
     }
 }
+
+/// The durable-reply additions: endpoints, fields, headers and events.
+#[test]
+fn the_document_describes_durable_replies() {
+    let spec: Value =
+        serde_json::from_str(&richesreach_chat::openapi::spec_json()).expect("the spec is JSON");
+    let paths = &spec["paths"];
+    for (path, method) in [
+        ("/sessions/{id}/messages/stream", "post"),
+        ("/sessions/{id}/messages/{message_id}", "get"),
+        ("/sessions/{id}/messages/{message_id}/events", "get"),
+        ("/sessions/{id}/messages/{message_id}/stop", "post"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path}");
+    }
+    let header_params = |path: &str, method: &str| -> Vec<String> {
+        paths[path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "header")
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (path, method) in [
+        ("/sessions", "post"),
+        ("/sessions/{id}/messages", "post"),
+        ("/sessions/{id}/messages/stream", "post"),
+    ] {
+        assert_eq!(header_params(path, method), ["Idempotency-Key"]);
+        let responses = &paths[path][method]["responses"];
+        let success = if method == "post" && path.ends_with("stream") {
+            "200"
+        } else {
+            "201"
+        };
+        assert!(
+            responses[success]["headers"]["Idempotent-Replayed"].is_object(),
+            "{path}"
+        );
+        assert!(responses["409"].is_object(), "{path}: idempotency_conflict");
+    }
+    assert_eq!(
+        header_params("/sessions/{id}/messages/{message_id}/events", "get"),
+        ["Last-Event-ID"]
+    );
+    let message = &spec["components"]["schemas"]["Message"];
+    for field in ["status", "superseded_by", "feedback"] {
+        assert!(message["properties"][field].is_object(), "Message.{field}");
+        assert!(
+            message["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == field),
+            "Message.{field} is always present"
+        );
+    }
+    let twin = &paths["/sessions/{id}/messages/stream"]["post"]["responses"]["200"]["content"];
+    assert_eq!(
+        twin["text/event-stream"]["schema"]["$ref"],
+        "#/components/schemas/ReplyStreamEvent"
+    );
+    let events: Vec<&str> = spec["components"]["schemas"]["ReplyStreamEvent"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["properties"]["event"]["enum"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "user_message",
+            "reply_started",
+            "delta",
+            "assistant_message",
+            "error"
+        ]
+    );
+}
