@@ -17,7 +17,7 @@ use super::{sse, PageQuery};
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
 use crate::domain::{MessageContent, MessageStatus, Role};
-use crate::error::{AppError, ErrorResponse};
+use crate::error::AppError;
 use crate::service::chat::{Asker, ReplyEvent};
 use crate::service::idempotency::{self, Outcome};
 use crate::service::messages::{self, MessageWithSources};
@@ -222,21 +222,70 @@ pub struct MessageExchange {
 
 /// One Server-Sent Event of a reply, as the stream frames it: `event:` is
 /// the name, `id:` (on `delta` and `assistant_message`) the number of
-/// characters of the reply sent so far, `data:` the JSON payload. Each event
-/// name has its own payload type.
+/// characters of the reply sent so far, `data:` the JSON payload, whose type
+/// depends on the name (`contentSchema`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ReplyStreamEvent {
     /// The stored question (a send only).
-    UserMessage { data: Message },
+    UserMessage {
+        #[schema(schema_with = message_json)]
+        data: String,
+    },
     /// The reply's row as stored at the start: `status: generating`, empty (a send only).
-    ReplyStarted { data: Message },
+    ReplyStarted {
+        #[schema(schema_with = message_json)]
+        data: String,
+    },
     /// The next piece of the reply's text.
-    Delta { id: u64, data: Delta },
+    Delta {
+        #[schema(pattern = "^[0-9]+$")]
+        id: String,
+        #[schema(schema_with = delta_json)]
+        data: String,
+    },
     /// The stored reply, finished or stopped; the last event.
-    AssistantMessage { id: u64, data: Message },
+    AssistantMessage {
+        #[schema(pattern = "^[0-9]+$")]
+        id: String,
+        #[schema(schema_with = message_json)]
+        data: String,
+    },
     /// Why the stream cannot finish (e.g. the session was deleted); the last event.
-    Error { data: ErrorResponse },
+    Error {
+        #[schema(schema_with = error_json)]
+        data: String,
+    },
+}
+
+/// A string holding JSON of the component `schema`.
+fn json_text_of(schema: &str) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::extensions::Extensions;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let content_schema = serde_json::json!({"$ref": format!("#/components/schemas/{schema}")});
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .content_media_type("application/json")
+        .description(Some(format!("JSON: a `{schema}`")))
+        // JSON Schema's `contentSchema` (OpenAPI 3.1) types the payload;
+        // utoipa has no builder for it, hence the extension map.
+        .extensions(Some(Extensions::from_iter([(
+            "contentSchema",
+            content_schema,
+        )])))
+        .build()
+}
+
+fn message_json() -> utoipa::openapi::schema::Object {
+    json_text_of("Message")
+}
+
+fn delta_json() -> utoipa::openapi::schema::Object {
+    json_text_of("Delta")
+}
+
+fn error_json() -> utoipa::openapi::schema::Object {
+    json_text_of("ErrorResponse")
 }
 
 /// The `data` of a `delta` event.
