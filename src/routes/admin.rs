@@ -10,7 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::auth::User;
 use super::extract::{resource_id, JsonBody};
 use super::messages::{message_page, Message, OrderQuery};
-use super::responses::{BadRequest, NotAdmin, NotFound, Unauthorized};
+use super::responses::{AdminErrors, BadRequest, NotFound};
 use super::sessions::Session;
 use super::PageQuery;
 use crate::auth::AdminUser;
@@ -133,8 +133,7 @@ pub struct SessionFilter {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Statistics", body = Stats),
-        Unauthorized,
-        NotAdmin,
+        AdminErrors,
     )
 )]
 #[get("/admin/stats")]
@@ -179,8 +178,7 @@ pub async fn get_stats(
     responses(
         (status = 200, description = "A page of users", body = Page<UserActivity>),
         BadRequest,
-        Unauthorized,
-        NotAdmin,
+        AdminErrors,
     )
 )]
 #[get("/admin/users")]
@@ -209,8 +207,7 @@ pub async fn list_users(
     responses(
         (status = 200, description = "The user", body = UserActivity),
         BadRequest,
-        Unauthorized,
-        NotAdmin,
+        AdminErrors,
         NotFound,
         (status = 409, description = "It would leave no active administrator", body = ErrorResponse),
     )
@@ -245,8 +242,7 @@ pub async fn update_user(
     responses(
         (status = 200, description = "A page of sessions", body = Page<AdminSession>),
         BadRequest,
-        Unauthorized,
-        NotAdmin,
+        AdminErrors,
     )
 )]
 #[get("/admin/sessions")]
@@ -290,8 +286,7 @@ pub async fn list_all_sessions(
     responses(
         (status = 200, description = "A page of messages", body = Page<Message>),
         BadRequest,
-        Unauthorized,
-        NotAdmin,
+        AdminErrors,
         NotFound,
     )
 )]

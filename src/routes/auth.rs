@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{client_ip, JsonBody};
-use super::responses::{BadRequest, PayloadTooLarge, RateLimited, Unauthorized, ValidationFailed};
+use super::responses::{BodyErrors, RateLimited, Unauthorized, ValidationFailed};
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
 use crate::db::models;
@@ -131,10 +131,9 @@ impl TokenPair {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created", body = User),
-        BadRequest,
+        BodyErrors,
         (status = 403, description = "Registration is switched off (`registration_closed`)", body = ErrorResponse),
         (status = 409, description = "Email already registered", body = ErrorResponse),
-        PayloadTooLarge,
         ValidationFailed,
     )
 )]
@@ -169,10 +168,9 @@ pub async fn register(
     request_body = TokenRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenPair),
-        BadRequest,
+        BodyErrors,
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = ErrorResponse),
         (status = 403, description = "The account is deactivated", body = ErrorResponse),
-        PayloadTooLarge,
         RateLimited,
     )
 )]
@@ -218,9 +216,8 @@ pub async fn sign_in(
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new pair", body = TokenPair),
-        BadRequest,
+        BodyErrors,
         (status = 401, description = "Unknown, expired, revoked or reused refresh token; reuse revokes the whole chain", body = ErrorResponse),
-        PayloadTooLarge,
     )
 )]
 #[post("/auth/refresh")]

@@ -8,9 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{resource_id, JsonBody};
-use super::responses::{
-    BadRequest, NotFound, PayloadTooLarge, RateLimited, Unauthorized, ValidationFailed,
-};
+use super::responses::{BadRequest, BodyErrors, OwnedErrors, RateLimited, ValidationFailed};
 use super::{sse, PageQuery};
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
@@ -217,8 +215,7 @@ pub struct Delta {
     responses(
         (status = 200, description = "A page of messages", body = Page<Message>),
         BadRequest,
-        Unauthorized,
-        NotFound,
+        OwnedErrors,
     )
 )]
 #[get("/sessions/{id}/messages")]
@@ -253,10 +250,8 @@ being stored.";
         (status = 201, description = "Both messages, stored", body = MessageExchange),
         (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = SseEvent,
             example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: delta\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
-        BadRequest,
-        Unauthorized,
-        NotFound,
-        PayloadTooLarge,
+        BodyErrors,
+        OwnedErrors,
         ValidationFailed,
         RateLimited,
     )

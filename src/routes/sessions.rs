@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{resource_id, JsonBody, JsonBodyOrEmpty};
-use super::responses::{BadRequest, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed};
+use super::responses::{BadRequest, BodyErrors, OwnedErrors, Unauthorized, ValidationFailed};
 use super::PageQuery;
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
@@ -84,9 +84,8 @@ pub struct RenameSessionRequest {
     request_body(content = CreateSessionRequest, description = "Optional: an empty body creates an untitled session"),
     responses(
         (status = 201, description = "Created", body = Session),
-        BadRequest,
+        BodyErrors,
         Unauthorized,
-        PayloadTooLarge,
         ValidationFailed,
     )
 )]
@@ -140,8 +139,7 @@ pub async fn list_sessions(
     params(("id" = String, Path, format = Uuid, description = "Session id")),
     responses(
         (status = 200, description = "The session", body = Session),
-        Unauthorized,
-        NotFound,
+        OwnedErrors,
     )
 )]
 #[get("/sessions/{id}")]
@@ -166,10 +164,8 @@ pub async fn get_session(
     request_body = RenameSessionRequest,
     responses(
         (status = 200, description = "Renamed", body = Session),
-        BadRequest,
-        Unauthorized,
-        NotFound,
-        PayloadTooLarge,
+        BodyErrors,
+        OwnedErrors,
         ValidationFailed,
     )
 )]
@@ -198,8 +194,7 @@ pub async fn rename_session(
     params(("id" = String, Path, format = Uuid, description = "Session id")),
     responses(
         (status = 204, description = "Deleted"),
-        Unauthorized,
-        NotFound,
+        OwnedErrors,
     )
 )]
 #[delete("/sessions/{id}")]
