@@ -27,8 +27,9 @@ use crate::service::rate_limit::RateLimiter;
 use crate::state::AppState;
 
 /// Paths served outside the API document, with their methods: the console's
-/// files, and redirects to the console and to Swagger UI.
+/// page and files, and redirects to the console and to Swagger UI.
 const PAGES: &[(&str, &[&str])] = &[
+    (console::PAGE_PATH, &["GET"]),
     (console::ASSET_PATH, &["GET"]),
     ("/admin", &["GET"]),
     ("/swagger-ui", &["GET"]),

@@ -24,11 +24,11 @@ use crate::service::users::{self, UserChanges};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(get_stats)
-        .service(list_users)
-        .service(update_user)
-        .service(list_all_sessions)
-        .service(list_session_messages);
+    cfg.service(admin_get_stats)
+        .service(admin_list_users)
+        .service(admin_update_user)
+        .service(admin_list_sessions)
+        .service(admin_list_session_messages);
 }
 
 /// Token totals.
@@ -41,7 +41,7 @@ pub struct TokenTotals {
 /// Messages on one UTC day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DayCount {
-    #[schema(example = "2026-11-24")]
+    #[schema(example = "2026-11-24", format = Date)]
     pub date: String,
     pub count: i64,
 }
@@ -137,7 +137,7 @@ pub struct SessionFilter {
     )
 )]
 #[get("/admin/stats")]
-pub async fn get_stats(
+pub async fn admin_get_stats(
     state: web::Data<AppState>,
     _admin: AdminUser,
 ) -> Result<HttpResponse, AppError> {
@@ -182,7 +182,7 @@ pub async fn get_stats(
     )
 )]
 #[get("/admin/users")]
-pub async fn list_users(
+pub async fn admin_list_users(
     state: web::Data<AppState>,
     _admin: AdminUser,
     filter: web::Query<UserFilter>,
@@ -213,7 +213,7 @@ pub async fn list_users(
     )
 )]
 #[patch("/admin/users/{id}")]
-pub async fn update_user(
+pub async fn admin_update_user(
     state: web::Data<AppState>,
     _admin: AdminUser,
     id: web::Path<String>,
@@ -246,7 +246,7 @@ pub async fn update_user(
     )
 )]
 #[get("/admin/sessions")]
-pub async fn list_all_sessions(
+pub async fn admin_list_sessions(
     state: web::Data<AppState>,
     _admin: AdminUser,
     filter: web::Query<SessionFilter>,
@@ -291,7 +291,7 @@ pub async fn list_all_sessions(
     )
 )]
 #[get("/admin/sessions/{id}/messages")]
-pub async fn list_session_messages(
+pub async fn admin_list_session_messages(
     state: web::Data<AppState>,
     _admin: AdminUser,
     id: web::Path<String>,

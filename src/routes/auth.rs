@@ -29,7 +29,7 @@ pub struct User {
     #[schema(format = Uuid, example = "01935d7e-8a4b-7c3d-9e2f-1a2b3c4d5e6f")]
     pub id: String,
     /// Trimmed and lower-cased.
-    #[schema(example = "ann@example.com")]
+    #[schema(example = "ann@example.com", format = Email)]
     pub email: String,
     #[schema(example = "Ann")]
     pub name: String,
@@ -99,6 +99,18 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
+/// How the access token is presented: always `Bearer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum TokenType {
+    Bearer,
+}
+
+impl PartialEq<&str> for TokenType {
+    fn eq(&self, other: &&str) -> bool {
+        matches!((self, *other), (Self::Bearer, "Bearer"))
+    }
+}
+
 /// An access token and the refresh token that renews it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenPair {
@@ -107,7 +119,7 @@ pub struct TokenPair {
     /// Opaque; exchange it at `/auth/refresh` for a new pair (once).
     pub refresh_token: String,
     #[schema(example = "Bearer")]
-    pub token_type: String,
+    pub token_type: TokenType,
     /// Seconds until the access token expires.
     #[schema(example = 900)]
     pub expires_in: u64,
@@ -119,7 +131,7 @@ impl TokenPair {
         Ok(Self {
             access_token: state.jwt.issue(user_id)?,
             refresh_token,
-            token_type: "Bearer".to_owned(),
+            token_type: TokenType::Bearer,
             expires_in: state.jwt.access_ttl_secs,
         })
     }

@@ -32,6 +32,7 @@ pub struct Source {
     #[schema(example = "Emergency funds")]
     pub title: String,
     #[schema(
+        format = "uri",
         example = "https://www.consumerfinance.gov/an-essential-guide-to-building-an-emergency-fund/"
     )]
     pub url: String,

@@ -21,8 +21,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Health {
-    #[schema(example = "ok")]
-    pub status: String,
+    pub status: HealthStatus,
+}
+
+/// `ok`, or `unavailable` when a dependency (the database) does not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Unavailable,
 }
 
 /// Liveness: 200 while the process is up.
@@ -30,7 +37,7 @@ pub struct Health {
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
-        status: "ok".to_owned(),
+        status: HealthStatus::Ok,
     })
 }
 
@@ -46,12 +53,12 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
         Ok(()) => HttpResponse::Ok().json(Health {
-            status: "ok".to_owned(),
+            status: HealthStatus::Ok,
         }),
         Err(e) => {
             tracing::warn!(error = ?e, "readiness check failed");
             HttpResponse::ServiceUnavailable().json(Health {
-                status: "unavailable".to_owned(),
+                status: HealthStatus::Unavailable,
             })
         }
     }
