@@ -139,6 +139,7 @@ impl TokenPair {
 
 /// Create an account.
 #[utoipa::path(
+    security(()),
     tag = "auth",
     request_body = RegisterRequest,
     responses(
@@ -176,6 +177,7 @@ pub async fn register(
 
 /// Sign in: exchange email and password for a token pair.
 #[utoipa::path(
+    security(()),
     tag = "auth",
     request_body = TokenRequest,
     responses(
@@ -224,6 +226,7 @@ pub async fn sign_in(
 
 /// Exchange a refresh token for a new pair (the old one stops working).
 #[utoipa::path(
+    security(()),
     tag = "auth",
     request_body = RefreshRequest,
     responses(

@@ -33,7 +33,7 @@ pub enum HealthStatus {
 }
 
 /// Liveness: 200 while the process is up.
-#[utoipa::path(tag = "ops", responses((status = 200, description = "Up", body = Health)))]
+#[utoipa::path(security(()), tag = "ops", responses((status = 200, description = "Up", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
@@ -43,6 +43,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// Readiness: 200 when the database answers, else 503.
 #[utoipa::path(
+    security(()),
     tag = "ops",
     responses(
         (status = 200, description = "Ready", body = Health),
@@ -66,6 +67,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus metrics (bearer `METRICS_TOKEN` when that is set).
 #[utoipa::path(
+    security((), ("bearer" = [])),
     tag = "ops",
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
