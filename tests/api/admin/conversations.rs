@@ -22,7 +22,7 @@ async fn an_admin_can_read_another_users_conversation() {
 
     // Assert
     assert_eq!(page.next_cursor, None);
-    let roles: Vec<Role> = page.items.iter().map(|m| m.role.clone()).collect();
+    let roles: Vec<Role> = page.items.iter().map(|m| m.role).collect();
     assert_eq!(
         roles,
         vec![Role::User, Role::Assistant, Role::User, Role::Assistant]
