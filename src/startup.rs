@@ -17,6 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::{JwtKeys, PasswordHasher};
 use crate::config::{JwtSecretSource, Settings};
 use crate::db::{Database, DbSetupError};
+use crate::llm::knowledge::{FolderError, KnowledgeBase};
 use crate::llm::Assistant;
 use crate::metrics::Metrics;
 use crate::routes::extract::{path_config, query_config};
@@ -48,6 +49,8 @@ pub enum StartupError {
     Secret(#[from] crate::config::ConfigError),
     #[error("cannot set up the metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("KNOWLEDGE_DIR cannot be used:\n{0}")]
+    Knowledge(#[from] FolderError),
 }
 
 /// The JWT signing key: `JWT_SECRET`, or a random key generated once and kept
@@ -105,8 +108,16 @@ impl Application {
         }
         let secret = jwt_secret(&settings)?;
         let metrics = Arc::new(Metrics::new()?);
+        let knowledge = KnowledgeBase::load(
+            settings.llm.knowledge_dir.as_deref(),
+            settings.llm.knowledge_mode,
+        )?;
+        if let Some(dir) = &settings.llm.knowledge_dir {
+            tracing::info!(dir = %dir.display(), mode = ?settings.llm.knowledge_mode, topics = knowledge.len(), "knowledge base loaded");
+        }
         let assistant = Arc::new(Assistant::from_settings(
             &settings.llm,
+            knowledge,
             Arc::clone(&metrics),
         ));
         if assistant.has_provider() {

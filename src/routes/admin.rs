@@ -56,6 +56,10 @@ pub struct Stats {
     pub messages_last_24h: i64,
     /// Share of assistant replies written by the offline responder (0–1).
     pub fallback_ratio: f64,
+    /// Share of the model's replies (those not written by the offline
+    /// responder) that were grounded: given passages of the knowledge base,
+    /// which are stored as their sources (0–1; 0 before the first).
+    pub grounded_ratio: f64,
     /// Mean reply latency; `null` before the first reply.
     #[schema(required = true)]
     pub avg_latency_ms: Option<f64>,
@@ -147,12 +151,18 @@ pub async fn admin_get_stats(
     } else {
         0.0
     };
+    let grounded_ratio = if s.provider_messages > 0 {
+        s.grounded_messages as f64 / s.provider_messages as f64
+    } else {
+        0.0
+    };
     Ok(HttpResponse::Ok().json(Stats {
         users: s.users,
         sessions: s.sessions,
         messages: s.messages,
         messages_last_24h: s.messages_last_24h,
         fallback_ratio,
+        grounded_ratio,
         avg_latency_ms: s.avg_latency_ms,
         tokens: TokenTotals {
             prompt: s.prompt_tokens,

@@ -8,6 +8,7 @@ mod auth;
 mod concurrency;
 mod console;
 mod errors;
+mod grounding;
 mod helpers;
 mod messages;
 mod openapi;
