@@ -1,8 +1,10 @@
 //! The command line: `serve` (default), `migrate`, `create-user`, `openapi`,
-//! `healthcheck`. Every command reads the same settings from the environment.
+//! `healthcheck`, `knowledge check`. Every command reads the same settings
+//! from the environment (`knowledge check` needs none).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
@@ -11,6 +13,7 @@ use crate::auth::PasswordHasher;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::domain::{Email, Password, UserName};
+use crate::llm::knowledge::{check_folder, KnowledgeBase};
 use crate::service::users;
 use crate::startup::Application;
 
@@ -46,6 +49,21 @@ pub enum Command {
     /// Exit 0 if the server on `BIND` answers `GET /healthz` with 200 within
     /// 2 s, else 1 (for container health checks; needs no curl).
     Healthcheck,
+    /// Work with a folder of knowledge topics (see KNOWLEDGE_DIR).
+    Knowledge {
+        #[command(subcommand)]
+        command: KnowledgeCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KnowledgeCommand {
+    /// Parse every .md file of DIR as the server would at start, print what
+    /// would be indexed, and exit 1 if any file is malformed.
+    Check {
+        /// The folder to check.
+        dir: PathBuf,
+    },
 }
 
 /// How long `healthcheck` waits for the whole exchange.
@@ -110,7 +128,54 @@ pub async fn run(cli: Cli) -> CliResult {
             healthcheck(addr, HEALTHCHECK_TIMEOUT)?;
             Ok(())
         }
+        Command::Knowledge {
+            command: KnowledgeCommand::Check { dir },
+        } => knowledge_check(&dir),
     }
+}
+
+/// `knowledge check DIR`: one line per topic (file, title, keyword count,
+/// paragraphs, sources), the files ignored, then every problem; an error when
+/// there is a problem.
+fn knowledge_check(dir: &Path) -> CliResult {
+    let report = check_folder(dir)?;
+    let builtin: Vec<&str> = KnowledgeBase::embedded()
+        .topics()
+        .map(|t| t.slug.as_str())
+        .collect();
+    for (path, topic) in &report.topics {
+        let replaces = if builtin.contains(&topic.slug.as_str()) {
+            " (replaces the built-in topic in extend mode)"
+        } else {
+            ""
+        };
+        println!(
+            "{}: \"{}\", {} keyword(s), {} paragraph(s){replaces}",
+            path.display(),
+            topic.title,
+            topic.keywords.len(),
+            topic.paragraphs.len()
+        );
+        for source in &topic.sources {
+            println!("    source: {} | {}", source.title, source.url);
+        }
+    }
+    for path in &report.ignored {
+        println!("{}: ignored (not a .md file)", path.display());
+    }
+    let (topics, problems) = (report.topics.len(), report.problems.len());
+    for problem in &report.problems {
+        eprintln!("{problem}");
+    }
+    if problems > 0 {
+        return Err(format!(
+            "{problems} malformed file(s) in {}; {topics} topic(s) are fine",
+            dir.display()
+        )
+        .into());
+    }
+    println!("{topics} topic(s) in {} would be indexed", dir.display());
+    Ok(())
 }
 
 /// Where a probe on this machine reaches a server bound to `bind`: the same

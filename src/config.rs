@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 
 use crate::db::sqlite_path;
+use crate::llm::knowledge::KnowledgeMode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -44,6 +45,13 @@ pub struct LlmSettings {
     pub request_logprobs: bool,
     pub context_max_messages: usize,
     pub context_max_chars: usize,
+    /// Characters of knowledge-base passages a provider request may carry
+    /// (0 = none: the model answers ungrounded).
+    pub context_knowledge_chars: usize,
+    /// A folder of Markdown topics loaded at start (`None` = built-ins only).
+    pub knowledge_dir: Option<PathBuf>,
+    /// Whether `knowledge_dir` adds to the built-in topics or replaces them.
+    pub knowledge_mode: KnowledgeMode,
     /// Consecutive failures that open the circuit breaker.
     pub breaker_threshold: u32,
     /// How long an open breaker keeps the provider out of the path.
@@ -78,6 +86,9 @@ pub struct Settings {
 }
 
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+/// About 400 words: the best topic's relevant paragraphs and the opening of
+/// a runner-up or two, without crowding out the conversation.
+pub const DEFAULT_CONTEXT_KNOWLEDGE_CHARS: usize = 2_500;
 
 impl Settings {
     /// Reads the process environment.
@@ -137,6 +148,10 @@ impl Settings {
                 request_logprobs: env.flag("LLM_LOGPROBS", false)?,
                 context_max_messages: env.parse("CONTEXT_MAX_MESSAGES", 20)?,
                 context_max_chars: env.parse("CONTEXT_MAX_CHARS", 12_000)?,
+                context_knowledge_chars: env
+                    .parse("CONTEXT_KNOWLEDGE_CHARS", DEFAULT_CONTEXT_KNOWLEDGE_CHARS)?,
+                knowledge_dir: env.non_empty("KNOWLEDGE_DIR").map(PathBuf::from),
+                knowledge_mode: env.parse("KNOWLEDGE_MODE", KnowledgeMode::Extend)?,
                 breaker_threshold: env.parse("LLM_BREAKER_THRESHOLD", 5)?,
                 breaker_cooldown_secs: env.parse("LLM_BREAKER_COOLDOWN_SECS", 30)?,
             },
@@ -167,6 +182,15 @@ impl Settings {
                 "REPLY_LEASE_SECS",
                 settings.reply_lease_secs,
                 "must be at least 2",
+            ));
+        }
+        if settings.llm.knowledge_mode == KnowledgeMode::Replace
+            && settings.llm.knowledge_dir.is_none()
+        {
+            return Err(invalid(
+                "KNOWLEDGE_MODE",
+                "replace",
+                "needs KNOWLEDGE_DIR (the topics that replace the built-in ones)",
             ));
         }
         if settings.llm.context_max_messages == 0 {
@@ -282,6 +306,24 @@ mod tests {
             panic!("JWT_SECRET was set")
         };
         assert_eq!(jwt.expose_secret(), "hunter2");
+    }
+
+    #[test]
+    fn knowledge_settings_have_defaults_and_are_checked() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            s.llm.context_knowledge_chars,
+            DEFAULT_CONTEXT_KNOWLEDGE_CHARS
+        );
+        assert_eq!(s.llm.knowledge_dir, None);
+        assert_eq!(s.llm.knowledge_mode, KnowledgeMode::Extend);
+        let s = settings(&[("KNOWLEDGE_DIR", "/srv/kb"), ("KNOWLEDGE_MODE", "Replace")]).unwrap();
+        assert_eq!(s.llm.knowledge_dir, Some(PathBuf::from("/srv/kb")));
+        assert_eq!(s.llm.knowledge_mode, KnowledgeMode::Replace);
+        let err = settings(&[("KNOWLEDGE_MODE", "merge")]).unwrap_err();
+        assert!(err.to_string().contains("KNOWLEDGE_MODE"), "{err}");
+        let err = settings(&[("KNOWLEDGE_MODE", "replace")]).unwrap_err();
+        assert!(err.to_string().contains("KNOWLEDGE_DIR"), "{err}");
     }
 
     #[test]

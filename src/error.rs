@@ -29,15 +29,37 @@ impl FieldError {
     }
 }
 
+/// The stable, machine-readable kind of an error. Clients branch on this,
+/// never on the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    InvalidCredentials,
+    Forbidden,
+    RegistrationClosed,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    IdempotencyConflict,
+    PayloadTooLarge,
+    ValidationFailed,
+    RateLimited,
+    Internal,
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        serde_json::to_value(self).is_ok_and(|v| v == *other)
+    }
+}
+
 /// The error object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
-    /// Stable machine-readable code: `bad_request`, `unauthorized`,
-    /// `invalid_credentials`, `forbidden`, `registration_closed`, `not_found`,
-    /// `method_not_allowed`, `conflict`, `idempotency_conflict`, `payload_too_large`,
-    /// `validation_failed`, `rate_limited`, `internal`.
     #[schema(example = "not_found")]
-    pub code: String,
+    pub code: ErrorCode,
     /// Human-readable explanation; safe to show to users.
     #[schema(example = "chat session not found")]
     pub message: String,
@@ -96,21 +118,21 @@ impl AppError {
         Self::Validation(vec![FieldError::new(field, message)])
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::BadRequest(_) => "bad_request",
-            Self::Unauthorized(_) => "unauthorized",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::Forbidden(_) => "forbidden",
-            Self::RegistrationClosed => "registration_closed",
-            Self::NotFound(_) => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::Conflict(_) => "conflict",
-            Self::IdempotencyConflict(_) => "idempotency_conflict",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::Validation(_) => "validation_failed",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::Internal(_) => "internal",
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::RegistrationClosed => ErrorCode::RegistrationClosed,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::IdempotencyConflict(_) => ErrorCode::IdempotencyConflict,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::Validation(_) => ErrorCode::ValidationFailed,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -121,7 +143,7 @@ impl AppError {
         };
         ErrorResponse {
             error: ErrorBody {
-                code: self.code().to_owned(),
+                code: self.code(),
                 message: self.to_string(),
                 details,
             },

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
-use crate::error::{ErrorBody, ErrorResponse, FieldError};
+use crate::error::{ErrorBody, ErrorCode, ErrorResponse, FieldError};
 use crate::routes::{self, messages};
 
 struct SecurityAddon;
@@ -44,6 +44,48 @@ impl Modify for OptionalBodies {
     }
 }
 
+/// Every operation may also answer an error not listed for it (a 500
+/// `internal`, a 503 while the database is down, …): a `default` response
+/// in the error shape, so generated clients type every error answer.
+struct DefaultErrorResponse;
+
+impl Modify for DefaultErrorResponse {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.responses.insert(
+            "Error".to_owned(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description("Any other error, in the error shape (`internal` on a 500)")
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorResponse")))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        );
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation
+                    .responses
+                    .responses
+                    .entry("default".to_owned())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name("Error")));
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -53,9 +95,10 @@ personal finance and investing education. Errors always have the shape \
 `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`. Lists are paginated with `limit` (1–200) and an \
 opaque `cursor`; responses carry `next_cursor`. Sign in with `POST /auth/token`, then use the \
 Authorize button with the `access_token`.",
-        license(name = "MIT"),
+        license(name = "MIT", identifier = "MIT"),
     ),
-    components(schemas(ErrorResponse, ErrorBody, FieldError, messages::Delta)),
+    servers((url = "/", description = "The server that serves this document")),
+    components(schemas(ErrorResponse, ErrorBody, ErrorCode, FieldError, messages::Delta)),
     modifiers(&SecurityAddon),
     tags(
         (name = "auth", description = "Accounts and tokens"),
@@ -75,6 +118,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .configure(routes::configure)
         .split_for_parts();
     OptionalBodies.modify(&mut document);
+    DefaultErrorResponse.modify(&mut document);
     document
 }
 

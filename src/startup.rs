@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::{JwtKeys, PasswordHasher};
 use crate::config::{JwtSecretSource, Settings};
 use crate::db::{Database, DbSetupError};
+use crate::llm::knowledge::{FolderError, KnowledgeBase};
 use crate::llm::Assistant;
 use crate::metrics::Metrics;
 use crate::routes::extract::{path_config, query_config};
@@ -28,8 +29,9 @@ use crate::service::rate_limit::RateLimiter;
 use crate::state::AppState;
 
 /// Paths served outside the API document, with their methods: the console's
-/// files, and redirects to the console and to Swagger UI.
+/// page and files, and redirects to the console and to Swagger UI.
 const PAGES: &[(&str, &[&str])] = &[
+    (console::PAGE_PATH, &["GET"]),
     (console::ASSET_PATH, &["GET"]),
     ("/admin", &["GET"]),
     ("/swagger-ui", &["GET"]),
@@ -50,6 +52,8 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
     #[error("the server must be built inside a tokio runtime: {0}")]
     Runtime(#[from] tokio::runtime::TryCurrentError),
+    #[error("KNOWLEDGE_DIR cannot be used:\n{0}")]
+    Knowledge(#[from] FolderError),
 }
 
 /// The JWT signing key: `JWT_SECRET`, or a random key generated once and kept
@@ -109,8 +113,16 @@ impl Application {
         }
         let secret = jwt_secret(&settings)?;
         let metrics = Arc::new(Metrics::new()?);
+        let knowledge = KnowledgeBase::load(
+            settings.llm.knowledge_dir.as_deref(),
+            settings.llm.knowledge_mode,
+        )?;
+        if let Some(dir) = &settings.llm.knowledge_dir {
+            tracing::info!(dir = %dir.display(), mode = ?settings.llm.knowledge_mode, topics = knowledge.len(), "knowledge base loaded");
+        }
         let assistant = Arc::new(Assistant::from_settings(
             &settings.llm,
+            knowledge,
             Arc::clone(&metrics),
         ));
         if assistant.has_provider() {

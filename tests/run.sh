@@ -5,7 +5,11 @@
 #      wiremock server stands in for the OpenAI-compatible upstream);
 #   2. property-based API fuzzing with schemathesis against the served OpenAPI
 #      document (installs it in a venv under target/);
-#   3. the admin console's browser test in headless Chromium (installs
+#   3. the TypeScript client check: a client generated from the served document
+#      with openapi-typescript, a program using it type-checked with
+#      `tsc --strict` and run against a real server, and a Redocly lint of the
+#      document (npm packages pinned in tests/sdk/package-lock.json);
+#   4. the admin console's browser test in headless Chromium (installs
 #      Debian's chromium and Node.js when they are missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -27,6 +31,9 @@ cargo test --locked --all-targets
 
 log "API fuzzing (schemathesis)"
 BIN=target/debug/richesreach-chat bash tests/fuzz/run.sh
+
+log "TypeScript client check and lint of the OpenAPI document"
+BIN=target/debug/richesreach-chat bash tests/sdk/run.sh
 
 log "browser test of the admin console"
 BIN=target/debug/richesreach-chat bash tests/browser/run.sh

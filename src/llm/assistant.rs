@@ -1,6 +1,11 @@
 //! The assistant the service talks to: provider first, offline responder when
 //! there is no provider, it fails, or its breaker is open. Never fails.
 //!
+//! A provider's reply is grounded here, whatever the provider: the passages
+//! chosen for the message go into its request, and its citation markers are
+//! renumbered (pieces included, as they stream) so that the reply's sources
+//! are the passages it cited.
+//!
 //! The offline responder is called directly (it is not a `ChatModel`): its
 //! answer is ready at once and cannot fail, so streaming it is just cutting
 //! it into pieces, which happens here in one place.
@@ -8,24 +13,35 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::grounding::{self, Citations};
+use super::knowledge::KnowledgeBase;
 use super::offline::OfflineResponder;
 use super::openai::{elapsed_ms, OpenAiProvider};
 use super::prompt::CONTINUE_INSTRUCTION;
 use super::titles::heuristic_title;
-use super::{ChatContext, ChatModel, CircuitBreaker, DeltaSender, LlmError, Message, Reply, Role};
+use super::{
+    ChatContext, ChatModel, CircuitBreaker, DeltaSender, LlmError, Message, Passage, Reply, Role,
+};
 use crate::config::LlmSettings;
 use crate::metrics::Metrics;
 
 pub struct Assistant {
     provider: Option<Arc<dyn ChatModel>>,
     offline: OfflineResponder,
+    /// Characters of reference passages a provider request may carry.
+    knowledge_chars: usize,
     breaker: CircuitBreaker,
     metrics: Arc<Metrics>,
 }
 
 impl Assistant {
-    /// The provider is used when `OPENAI_API_KEY` is set.
-    pub fn from_settings(settings: &LlmSettings, metrics: Arc<Metrics>) -> Self {
+    /// The provider is used when `OPENAI_API_KEY` is set; `knowledge` serves
+    /// both grounding and the offline responder.
+    pub fn from_settings(
+        settings: &LlmSettings,
+        knowledge: Arc<KnowledgeBase>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let provider: Option<Arc<dyn ChatModel>> = match settings.api_key {
             None => None,
             Some(_) => match OpenAiProvider::new(settings) {
@@ -40,20 +56,34 @@ impl Assistant {
             settings.breaker_threshold,
             Duration::from_secs(settings.breaker_cooldown_secs),
         );
-        Self::new(provider, breaker, metrics)
+        Self::new(
+            provider,
+            knowledge,
+            settings.context_knowledge_chars,
+            breaker,
+            metrics,
+        )
     }
 
     pub fn new(
         provider: Option<Arc<dyn ChatModel>>,
+        knowledge: Arc<KnowledgeBase>,
+        knowledge_chars: usize,
         breaker: CircuitBreaker,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             provider,
-            offline: OfflineResponder::default(),
+            offline: OfflineResponder::new(knowledge),
+            knowledge_chars,
             breaker,
             metrics,
         }
+    }
+
+    /// The passages a provider is given for the conversation's last message.
+    pub fn passages(&self, ctx: &ChatContext) -> Vec<Passage> {
+        grounding::select(self.offline.knowledge(), ctx, self.knowledge_chars)
     }
 
     pub fn has_provider(&self) -> bool {
@@ -94,9 +124,15 @@ impl Assistant {
     pub async fn reply(&self, ctx: &ChatContext) -> Reply {
         let started = Instant::now();
         if let Some(provider) = self.usable_provider() {
-            let result = provider.complete(ctx).await;
+            let passages = self.passages(ctx);
+            let result = provider.complete(ctx, &passages).await;
             self.record(&result);
             if let Ok(mut reply) = result {
+                let mut citations = Citations::new(passages.len());
+                let mut content = citations.push(&reply.content);
+                content.push_str(&citations.finish());
+                reply.content = content;
+                reply.sources = citations.sources(&passages);
                 reply.latency_ms = elapsed_ms(started);
                 return reply;
             }
@@ -106,6 +142,9 @@ impl Assistant {
 
     /// Answers in pieces sent to `deltas`, and returns the whole reply.
     ///
+    /// The provider's pieces pass through the citation renumbering on their
+    /// way, so they concatenate to the returned reply's content.
+    ///
     /// When the provider fails before sending anything, the offline answer is
     /// streamed instead. When it fails mid-reply, no more pieces are sent: the
     /// returned reply is the offline answer (`fallback: true`), which the
@@ -113,31 +152,43 @@ impl Assistant {
     pub async fn reply_streaming(&self, ctx: &ChatContext, deltas: &DeltaSender) -> Reply {
         let started = Instant::now();
         if let Some(provider) = self.usable_provider() {
+            let passages = self.passages(ctx);
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
             let forward = {
                 let deltas = deltas.clone();
+                let mut citations = Citations::new(passages.len());
                 async move {
-                    let mut sent = false;
+                    let mut sent = String::new();
                     while let Some(piece) = rx.recv().await {
-                        sent = true;
-                        let _ = deltas.send(piece);
+                        let piece = citations.push(&piece);
+                        if !piece.is_empty() {
+                            sent.push_str(&piece);
+                            let _ = deltas.send(piece);
+                        }
                     }
-                    sent
+                    (sent, citations)
                 }
             };
             let generate = async {
-                let result = provider.stream(ctx, &tx).await;
+                let result = provider.stream(ctx, &passages, &tx).await;
                 drop(tx);
                 result
             };
-            let (result, sent_any) = tokio::join!(generate, forward);
+            let (result, (mut sent, mut citations)) = tokio::join!(generate, forward);
             self.record(&result);
             match result {
                 Ok(mut reply) => {
+                    let rest = citations.finish();
+                    if !rest.is_empty() {
+                        sent.push_str(&rest);
+                        let _ = deltas.send(rest);
+                    }
+                    reply.content = sent;
+                    reply.sources = citations.sources(&passages);
                     reply.latency_ms = elapsed_ms(started);
                     return reply;
                 }
-                Err(_) if sent_any => return self.offline_reply(ctx, started),
+                Err(_) if !sent.is_empty() => return self.offline_reply(ctx, started),
                 Err(_) => {}
             }
         }
@@ -182,8 +233,10 @@ impl Assistant {
                     sent
                 }
             };
+            // No passages: the stored text's citation markers were renumbered
+            // for its own sources, which a continuation cannot extend safely.
             let generate = async {
-                let result = provider.stream(&continued, &tx).await;
+                let result = provider.stream(&continued, &[], &tx).await;
                 drop(tx);
                 result
             };

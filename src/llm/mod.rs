@@ -2,12 +2,15 @@
 //! conversation context and returns (or streams) a reply with its metadata.
 //!
 //! [`Assistant`] is what the rest of the service uses. It asks the configured
-//! provider (any OpenAI-compatible endpoint) and, when there is none, when it
-//! fails, or when its circuit breaker is open, lets the offline responder
-//! answer from the built-in knowledge base. It never fails.
+//! provider (any OpenAI-compatible endpoint), giving it the best passages of
+//! the knowledge base as reference material and storing the ones it cites
+//! as the reply's sources (`grounding`), and, when there is no provider,
+//! when it fails, or when its circuit breaker is open, lets the offline
+//! responder answer from the knowledge base. It never fails.
 
 mod assistant;
 mod breaker;
+pub mod grounding;
 pub mod knowledge;
 pub mod offline;
 pub mod openai;
@@ -19,6 +22,7 @@ use tokio::sync::mpsc;
 
 pub use assistant::Assistant;
 pub use breaker::CircuitBreaker;
+pub use grounding::Passage;
 
 pub use crate::domain::Role;
 
@@ -94,15 +98,22 @@ pub enum LlmError {
 /// Streamed pieces of a reply's text.
 pub type DeltaSender = mpsc::UnboundedSender<String>;
 
-/// A model that can answer a conversation.
+/// A model that can answer a conversation. `reference` holds the passages
+/// of the knowledge base the model is given to answer from (possibly none);
+/// the reply it returns has no sources: citations are the assistant's job.
 #[async_trait]
 pub trait ChatModel: Send + Sync {
     /// Answers in one piece.
-    async fn complete(&self, ctx: &ChatContext) -> Result<Reply, LlmError>;
+    async fn complete(&self, ctx: &ChatContext, reference: &[Passage]) -> Result<Reply, LlmError>;
 
     /// Answers in pieces sent to `deltas` as they arrive, then returns the
     /// whole reply (whose content is the concatenation of the pieces).
-    async fn stream(&self, ctx: &ChatContext, deltas: &DeltaSender) -> Result<Reply, LlmError>;
+    async fn stream(
+        &self,
+        ctx: &ChatContext,
+        reference: &[Passage],
+        deltas: &DeltaSender,
+    ) -> Result<Reply, LlmError>;
 
     /// A short title for a conversation that opened with `first_message`.
     async fn title(&self, first_message: &str) -> Result<String, LlmError>;

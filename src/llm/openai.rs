@@ -25,7 +25,7 @@ use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 
 use super::prompt::system_message;
-use super::{ChatContext, ChatModel, DeltaSender, LlmError, Reply, Role, Usage};
+use super::{ChatContext, ChatModel, DeltaSender, LlmError, Passage, Reply, Role, Usage};
 use crate::config::LlmSettings;
 
 /// Confidence of a reply that ended normally without logprobs. Providers
@@ -62,12 +62,16 @@ impl OpenAiProvider {
         })
     }
 
-    fn request(&self, ctx: &ChatContext) -> Result<CreateChatCompletionRequest, LlmError> {
+    fn request(
+        &self,
+        ctx: &ChatContext,
+        reference: &[Passage],
+    ) -> Result<CreateChatCompletionRequest, LlmError> {
         let mut messages: Vec<ChatCompletionRequestMessage> =
             Vec::with_capacity(ctx.history.len() + 1);
         messages.push(
             ChatCompletionRequestSystemMessage {
-                content: system_message(ctx).into(),
+                content: system_message(ctx, reference).into(),
                 name: None,
             }
             .into(),
@@ -181,16 +185,21 @@ pub(crate) fn elapsed_ms(started: Instant) -> u64 {
 
 #[async_trait]
 impl ChatModel for OpenAiProvider {
-    async fn complete(&self, ctx: &ChatContext) -> Result<Reply, LlmError> {
+    async fn complete(&self, ctx: &ChatContext, reference: &[Passage]) -> Result<Reply, LlmError> {
         let started = Instant::now();
-        let request = self.request(ctx)?;
+        let request = self.request(ctx, reference)?;
         let response = self.bounded(self.client.chat().create(request)).await?;
         reply_from(response, started)
     }
 
-    async fn stream(&self, ctx: &ChatContext, deltas: &DeltaSender) -> Result<Reply, LlmError> {
+    async fn stream(
+        &self,
+        ctx: &ChatContext,
+        reference: &[Passage],
+        deltas: &DeltaSender,
+    ) -> Result<Reply, LlmError> {
         let started = Instant::now();
-        let mut request = self.request(ctx)?;
+        let mut request = self.request(ctx, reference)?;
         request.stream = Some(true);
         request.stream_options = Some(ChatCompletionStreamOptions {
             include_usage: Some(true),

@@ -10,7 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::auth::User;
 use super::extract::{resource_id, JsonBody};
 use super::messages::{message_page, Message, OrderQuery};
-use super::responses::{BadRequest, NotAdmin, NotFound, Unauthorized};
+use super::responses::{AdminErrors, BadRequest, NotFound};
 use super::sessions::Session;
 use super::PageQuery;
 use crate::auth::AdminUser;
@@ -24,11 +24,11 @@ use crate::service::users::{self, UserChanges};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(get_stats)
-        .service(list_users)
-        .service(update_user)
-        .service(list_all_sessions)
-        .service(list_session_messages);
+    cfg.service(admin_get_stats)
+        .service(admin_list_users)
+        .service(admin_update_user)
+        .service(admin_list_sessions)
+        .service(admin_list_session_messages);
 }
 
 /// Token totals.
@@ -41,7 +41,7 @@ pub struct TokenTotals {
 /// Messages on one UTC day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DayCount {
-    #[schema(example = "2026-11-24")]
+    #[schema(example = "2026-11-24", format = Date)]
     pub date: String,
     pub count: i64,
 }
@@ -56,6 +56,10 @@ pub struct Stats {
     pub messages_last_24h: i64,
     /// Share of assistant replies written by the offline responder (0–1).
     pub fallback_ratio: f64,
+    /// Share of the model's replies (those not written by the offline
+    /// responder) that were grounded: given passages of the knowledge base,
+    /// which are stored as their sources (0–1; 0 before the first).
+    pub grounded_ratio: f64,
     /// Mean reply latency; `null` before the first reply.
     #[schema(required = true)]
     pub avg_latency_ms: Option<f64>,
@@ -133,12 +137,11 @@ pub struct SessionFilter {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Statistics", body = Stats),
-        Unauthorized,
-        NotAdmin,
+        AdminErrors,
     )
 )]
 #[get("/admin/stats")]
-pub async fn get_stats(
+pub async fn admin_get_stats(
     state: web::Data<AppState>,
     _admin: AdminUser,
 ) -> Result<HttpResponse, AppError> {
@@ -148,12 +151,18 @@ pub async fn get_stats(
     } else {
         0.0
     };
+    let grounded_ratio = if s.provider_messages > 0 {
+        s.grounded_messages as f64 / s.provider_messages as f64
+    } else {
+        0.0
+    };
     Ok(HttpResponse::Ok().json(Stats {
         users: s.users,
         sessions: s.sessions,
         messages: s.messages,
         messages_last_24h: s.messages_last_24h,
         fallback_ratio,
+        grounded_ratio,
         avg_latency_ms: s.avg_latency_ms,
         tokens: TokenTotals {
             prompt: s.prompt_tokens,
@@ -179,12 +188,11 @@ pub async fn get_stats(
     responses(
         (status = 200, description = "A page of users", body = Page<UserActivity>),
         BadRequest,
-        Unauthorized,
-        NotAdmin,
+        AdminErrors,
     )
 )]
 #[get("/admin/users")]
-pub async fn list_users(
+pub async fn admin_list_users(
     state: web::Data<AppState>,
     _admin: AdminUser,
     filter: web::Query<UserFilter>,
@@ -209,14 +217,13 @@ pub async fn list_users(
     responses(
         (status = 200, description = "The user", body = UserActivity),
         BadRequest,
-        Unauthorized,
-        NotAdmin,
+        AdminErrors,
         NotFound,
         (status = 409, description = "It would leave no active administrator", body = ErrorResponse),
     )
 )]
 #[patch("/admin/users/{id}")]
-pub async fn update_user(
+pub async fn admin_update_user(
     state: web::Data<AppState>,
     _admin: AdminUser,
     id: web::Path<String>,
@@ -245,12 +252,11 @@ pub async fn update_user(
     responses(
         (status = 200, description = "A page of sessions", body = Page<AdminSession>),
         BadRequest,
-        Unauthorized,
-        NotAdmin,
+        AdminErrors,
     )
 )]
 #[get("/admin/sessions")]
-pub async fn list_all_sessions(
+pub async fn admin_list_sessions(
     state: web::Data<AppState>,
     _admin: AdminUser,
     filter: web::Query<SessionFilter>,
@@ -290,13 +296,12 @@ pub async fn list_all_sessions(
     responses(
         (status = 200, description = "A page of messages", body = Page<Message>),
         BadRequest,
-        Unauthorized,
-        NotAdmin,
+        AdminErrors,
         NotFound,
     )
 )]
 #[get("/admin/sessions/{id}/messages")]
-pub async fn list_session_messages(
+pub async fn admin_list_session_messages(
     state: web::Data<AppState>,
     _admin: AdminUser,
     id: web::Path<String>,

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{client_ip, JsonBody};
-use super::responses::{BadRequest, PayloadTooLarge, RateLimited, Unauthorized, ValidationFailed};
+use super::responses::{BodyErrors, RateLimited, Unauthorized, ValidationFailed};
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
 use crate::db::models;
@@ -29,7 +29,7 @@ pub struct User {
     #[schema(format = Uuid, example = "01935d7e-8a4b-7c3d-9e2f-1a2b3c4d5e6f")]
     pub id: String,
     /// Trimmed and lower-cased.
-    #[schema(example = "ann@example.com")]
+    #[schema(example = "ann@example.com", format = Email)]
     pub email: String,
     #[schema(example = "Ann")]
     pub name: String,
@@ -99,6 +99,18 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
+/// How the access token is presented: always `Bearer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum TokenType {
+    Bearer,
+}
+
+impl PartialEq<&str> for TokenType {
+    fn eq(&self, other: &&str) -> bool {
+        matches!((self, *other), (Self::Bearer, "Bearer"))
+    }
+}
+
 /// An access token and the refresh token that renews it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenPair {
@@ -107,7 +119,7 @@ pub struct TokenPair {
     /// Opaque; exchange it at `/auth/refresh` for a new pair (once).
     pub refresh_token: String,
     #[schema(example = "Bearer")]
-    pub token_type: String,
+    pub token_type: TokenType,
     /// Seconds until the access token expires.
     #[schema(example = 900)]
     pub expires_in: u64,
@@ -119,7 +131,7 @@ impl TokenPair {
         Ok(Self {
             access_token: state.jwt.issue(user_id)?,
             refresh_token,
-            token_type: "Bearer".to_owned(),
+            token_type: TokenType::Bearer,
             expires_in: state.jwt.access_ttl_secs,
         })
     }
@@ -127,14 +139,14 @@ impl TokenPair {
 
 /// Create an account.
 #[utoipa::path(
+    security(()),
     tag = "auth",
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created", body = User),
-        BadRequest,
+        BodyErrors,
         (status = 403, description = "Registration is switched off (`registration_closed`)", body = ErrorResponse),
         (status = 409, description = "Email already registered", body = ErrorResponse),
-        PayloadTooLarge,
         ValidationFailed,
     )
 )]
@@ -165,14 +177,14 @@ pub async fn register(
 
 /// Sign in: exchange email and password for a token pair.
 #[utoipa::path(
+    security(()),
     tag = "auth",
     request_body = TokenRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenPair),
-        BadRequest,
+        BodyErrors,
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = ErrorResponse),
         (status = 403, description = "The account is deactivated", body = ErrorResponse),
-        PayloadTooLarge,
         RateLimited,
     )
 )]
@@ -214,13 +226,13 @@ pub async fn sign_in(
 
 /// Exchange a refresh token for a new pair (the old one stops working).
 #[utoipa::path(
+    security(()),
     tag = "auth",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new pair", body = TokenPair),
-        BadRequest,
+        BodyErrors,
         (status = 401, description = "Unknown, expired, revoked or reused refresh token; reuse revokes the whole chain", body = ErrorResponse),
-        PayloadTooLarge,
     )
 )]
 #[post("/auth/refresh")]

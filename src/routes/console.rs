@@ -3,7 +3,7 @@
 //! reads everything through the API like any other client.
 
 use actix_web::http::header;
-use actix_web::{get, web, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpResponse, HttpResponseBuilder};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::AppError;
@@ -63,12 +63,17 @@ const ASSETS: &[Asset] = &[
 /// route, whichever is registered first.
 pub const ASSET_PATH: &str = r"/admin/{file:[A-Za-z0-9_/-]+\.(?:css|js)}";
 
-/// Registers the page (documented with the API) and its files (not part of
-/// the API document; their `405 Allow` comes from [`ASSET_PATH`] in the
-/// application's table of pages).
+/// Registers the page and its files. They are not part of the API document
+/// (an SDK has no use for an HTML page); their `405 Allow` comes from
+/// [`PAGE_PATH`] and [`ASSET_PATH`] in the application's table of pages.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(admin_page).map(|cfg| {
+    cfg.map(|cfg| {
         cfg.service(
+            web::resource(PAGE_PATH)
+                .route(web::get().to(admin_page))
+                .default_service(web::to(super::fallback::fallback)),
+        )
+        .service(
             web::resource(ASSET_PATH)
                 .route(web::get().to(get_asset))
                 .default_service(web::to(super::fallback::fallback)),
@@ -76,12 +81,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
     });
 }
 
+/// Where the console's page is served.
+pub const PAGE_PATH: &str = "/admin/";
+
 /// The admin console (HTML; holds no data, signs in through the API).
-#[utoipa::path(
-    tag = "admin",
-    responses((status = 200, description = "The admin web page", content_type = "text/html", body = String))
-)]
-#[get("/admin/")]
 pub async fn admin_page() -> HttpResponse {
     static_file(HTML)
         .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))

@@ -10,8 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::extract::{resource_id, JsonBody};
 use super::idempotency::{keyed_request, mark_replayed, KEY_DESCRIPTION};
 use super::responses::{
-    BadRequest, IdempotencyConflict, NotFound, PayloadTooLarge, RateLimited, Unauthorized,
-    ValidationFailed,
+    BadRequest, BodyErrors, IdempotencyConflict, OwnedErrors, RateLimited, ValidationFailed,
 };
 use super::{sse, PageQuery};
 use crate::auth::AuthUser;
@@ -40,6 +39,7 @@ pub struct Source {
     #[schema(example = "Emergency funds")]
     pub title: String,
     #[schema(
+        format = "uri",
         example = "https://www.consumerfinance.gov/an-essential-guide-to-building-an-emergency-fund/"
     )]
     pub url: String,
@@ -303,8 +303,7 @@ pub struct Delta {
     responses(
         (status = 200, description = "A page of messages", body = Page<Message>),
         BadRequest,
-        Unauthorized,
-        NotFound,
+        OwnedErrors,
     )
 )]
 #[get("/sessions/{id}/messages")]
@@ -350,11 +349,9 @@ client that disconnects does not stop the reply from being written and stored.";
             headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`"))),
         (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
             example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: reply_started\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"generating\",…}\n\nevent: delta\nid: 18\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\nid: 18\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
-        BadRequest,
-        Unauthorized,
-        NotFound,
+        BodyErrors,
+        OwnedErrors,
         IdempotencyConflict,
-        PayloadTooLarge,
         ValidationFailed,
         RateLimited,
     )
@@ -390,11 +387,9 @@ pub async fn send_message(
     responses(
         (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
             headers(("Idempotent-Replayed" = String, description = "`true` when this follows the reply of an earlier request with the same `Idempotency-Key`"))),
-        BadRequest,
-        Unauthorized,
-        NotFound,
+        BodyErrors,
+        OwnedErrors,
         IdempotencyConflict,
-        PayloadTooLarge,
         ValidationFailed,
         RateLimited,
     )

@@ -21,21 +21,29 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Health {
-    #[schema(example = "ok")]
-    pub status: String,
+    pub status: HealthStatus,
+}
+
+/// `ok`, or `unavailable` when a dependency (the database) does not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Unavailable,
 }
 
 /// Liveness: 200 while the process is up.
-#[utoipa::path(tag = "ops", responses((status = 200, description = "Up", body = Health)))]
+#[utoipa::path(security(()), tag = "ops", responses((status = 200, description = "Up", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
-        status: "ok".to_owned(),
+        status: HealthStatus::Ok,
     })
 }
 
 /// Readiness: 200 when the database answers, else 503.
 #[utoipa::path(
+    security(()),
     tag = "ops",
     responses(
         (status = 200, description = "Ready", body = Health),
@@ -46,12 +54,12 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
         Ok(()) => HttpResponse::Ok().json(Health {
-            status: "ok".to_owned(),
+            status: HealthStatus::Ok,
         }),
         Err(e) => {
             tracing::warn!(error = ?e, "readiness check failed");
             HttpResponse::ServiceUnavailable().json(Health {
-                status: "unavailable".to_owned(),
+                status: HealthStatus::Unavailable,
             })
         }
     }
@@ -59,6 +67,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus metrics (bearer `METRICS_TOKEN` when that is set).
 #[utoipa::path(
+    security((), ("bearer" = [])),
     tag = "ops",
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),

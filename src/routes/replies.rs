@@ -8,7 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::resource_id;
 use super::messages::{reply_events, Message, ReplyStreamEvent};
-use super::responses::{BadRequest, Conflict, NotFound, Unauthorized};
+use super::responses::{BadRequest, Conflict, OwnedErrors};
 use crate::auth::AuthUser;
 use crate::domain::Role;
 use crate::error::AppError;
@@ -56,8 +56,7 @@ fn last_event_id(req: &HttpRequest) -> Result<Option<u64>, AppError> {
     ),
     responses(
         (status = 200, description = "The message (a reply being written has `status: generating` and the text so far)", body = Message),
-        Unauthorized,
-        NotFound,
+        OwnedErrors,
     )
 )]
 #[get("/sessions/{id}/messages/{message_id}")]
@@ -103,8 +102,7 @@ a resume can itself be resumed. A position at or past the end of a finished repl
         (status = 200, description = RESUME_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
             example = json!("event: delta\nid: 42\ndata: {\"content\":\"rest of the \"}\n\nevent: assistant_message\nid: 54\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"complete\",…}\n\n")),
         BadRequest,
-        Unauthorized,
-        NotFound,
+        OwnedErrors,
         Conflict,
     )
 )]
@@ -145,8 +143,7 @@ pub async fn reply_events_since(
     ),
     responses(
         (status = 200, description = "The reply, `status: stopped`, with the text written so far (stored)", body = Message),
-        Unauthorized,
-        NotFound,
+        OwnedErrors,
         Conflict,
     )
 )]

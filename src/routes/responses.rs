@@ -2,6 +2,10 @@
 //! document. A handler's `responses(...)` names these types and writes out
 //! only what is special to it (its success, and errors such as a 409).
 
+use std::collections::BTreeMap;
+
+use utoipa::openapi::response::Response;
+use utoipa::openapi::RefOr;
 use utoipa::IntoResponses;
 
 use crate::error::ErrorResponse;
@@ -76,3 +80,38 @@ pub struct ValidationFailed(pub ErrorResponse);
     headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))
 )]
 pub struct RateLimited(pub ErrorResponse);
+
+/// Defines a set of the responses above that operations name as one entry.
+macro_rules! response_set {
+    ($(#[$doc:meta])* $name:ident = $($part:ty),+ $(,)?) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                let mut all = BTreeMap::new();
+                $(all.extend(<$part as IntoResponses>::responses());)+
+                all
+            }
+        }
+    };
+}
+
+response_set!(
+    /// What any operation that reads a JSON body may answer before it looks
+    /// at the values.
+    BodyErrors = BadRequest,
+    PayloadTooLarge,
+);
+
+response_set!(
+    /// What any administrator-only operation may answer.
+    AdminErrors = Unauthorized,
+    NotAdmin,
+);
+
+response_set!(
+    /// What any operation on one of the caller's resources may answer.
+    OwnedErrors = Unauthorized,
+    NotFound,
+);

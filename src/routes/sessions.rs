@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::extract::{resource_id, JsonBody, JsonBodyOrEmpty};
 use super::idempotency::{keyed_request, mark_replayed, KEY_DESCRIPTION};
 use super::responses::{
-    BadRequest, IdempotencyConflict, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed,
+    BadRequest, BodyErrors, IdempotencyConflict, OwnedErrors, Unauthorized, ValidationFailed,
 };
 use super::PageQuery;
 use crate::auth::AuthUser;
@@ -91,10 +91,9 @@ pub struct RenameSessionRequest {
     responses(
         (status = 201, description = "Created", body = Session,
             headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`"))),
-        BadRequest,
+        BodyErrors,
         Unauthorized,
         IdempotencyConflict,
-        PayloadTooLarge,
         ValidationFailed,
     )
 )]
@@ -186,8 +185,7 @@ pub async fn list_sessions(
     params(("id" = String, Path, format = Uuid, description = "Session id")),
     responses(
         (status = 200, description = "The session", body = Session),
-        Unauthorized,
-        NotFound,
+        OwnedErrors,
     )
 )]
 #[get("/sessions/{id}")]
@@ -212,10 +210,8 @@ pub async fn get_session(
     request_body = RenameSessionRequest,
     responses(
         (status = 200, description = "Renamed", body = Session),
-        BadRequest,
-        Unauthorized,
-        NotFound,
-        PayloadTooLarge,
+        BodyErrors,
+        OwnedErrors,
         ValidationFailed,
     )
 )]
@@ -244,8 +240,7 @@ pub async fn rename_session(
     params(("id" = String, Path, format = Uuid, description = "Session id")),
     responses(
         (status = 204, description = "Deleted"),
-        Unauthorized,
-        NotFound,
+        OwnedErrors,
     )
 )]
 #[delete("/sessions/{id}")]

@@ -1,10 +1,10 @@
 //! Administration: service-wide statistics computed by the database.
 
-use diesel::dsl::{count_star, sql};
+use diesel::dsl::{count_star, exists, sql};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable};
 
-use crate::db::schema::{chat_messages, chat_sessions, users};
+use crate::db::schema::{chat_messages, chat_sessions, message_sources, users};
 use crate::db::DbConnection;
 use crate::domain::Role;
 use crate::error::AppError;
@@ -20,6 +20,11 @@ pub struct Totals {
     pub messages_last_24h: i64,
     pub assistant_messages: i64,
     pub fallback_messages: i64,
+    /// Replies written by the model (not the offline responder).
+    pub provider_messages: i64,
+    /// Of those, the ones stored with sources: knowledge-base passages the
+    /// model was given (and cited, when it cited any).
+    pub grounded_messages: i64,
     pub avg_latency_ms: Option<f64>,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
@@ -60,6 +65,14 @@ fn compute_in(conn: &mut DbConnection, now: i64) -> Result<Totals, AppError> {
         .filter(chat_messages::fallback.eq(true))
         .count()
         .get_result(conn)?;
+    let provider = assistant.filter(chat_messages::fallback.eq(false));
+    let provider_messages: i64 = provider.count().get_result(conn)?;
+    let grounded_messages: i64 = provider
+        .filter(exists(
+            message_sources::table.filter(message_sources::message_id.eq(chat_messages::id)),
+        ))
+        .count()
+        .get_result(conn)?;
     let by_model: Vec<(Option<String>, i64)> = assistant
         .group_by(chat_messages::model)
         .select((chat_messages::model, count_star()))
@@ -89,6 +102,8 @@ fn compute_in(conn: &mut DbConnection, now: i64) -> Result<Totals, AppError> {
         messages_last_24h,
         assistant_messages,
         fallback_messages,
+        provider_messages,
+        grounded_messages,
         avg_latency_ms: avg_latency,
         prompt_tokens: prompt.unwrap_or(0),
         completion_tokens: completion.unwrap_or(0),

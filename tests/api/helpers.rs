@@ -388,5 +388,7 @@ fn a_body_with_a_field_its_type_does_not_know_is_refused() {
 #[test]
 #[should_panic(expected = "is not exactly a")]
 fn null_where_a_field_should_be_absent_is_refused() {
-    from_wire::<ErrorResponse>(json!({"error": {"code": "c", "message": "m", "details": null}}));
+    from_wire::<ErrorResponse>(
+        json!({"error": {"code": "not_found", "message": "m", "details": null}}),
+    );
 }

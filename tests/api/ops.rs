@@ -1,5 +1,6 @@
 use crate::helpers::{assert_error, json, spawn_app, spawn_app_with, Health};
 use reqwest::{Method, StatusCode};
+use richesreach_chat::routes::ops::HealthStatus;
 
 #[tokio::test]
 async fn health_and_readiness_answer_200() {
@@ -8,7 +9,7 @@ async fn health_and_readiness_answer_200() {
         let response = app.request(Method::GET, path, None, None).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let body: Health = json(response).await;
-        assert_eq!(body.status, "ok");
+        assert_eq!(body.status, HealthStatus::Ok);
     }
 }
 

@@ -42,7 +42,7 @@ pub async fn app_with_upstream(upstream: &MockServer, extra: &[(&str, &str)]) ->
 /// Chat requests (not title requests) the upstream received. They are in
 /// the upstream's (OpenAI's) wire format, not one of our API types, so they
 /// are read as raw JSON.
-async fn chat_requests(upstream: &MockServer) -> Vec<Value> {
+pub(crate) async fn chat_requests(upstream: &MockServer) -> Vec<Value> {
     upstream
         .received_requests()
         .await
@@ -55,7 +55,7 @@ async fn chat_requests(upstream: &MockServer) -> Vec<Value> {
 
 /// The (role, content) of each message of a chat request, the system
 /// prompt first.
-fn turns(request: &Value) -> Vec<(String, String)> {
+pub(crate) fn turns(request: &Value) -> Vec<(String, String)> {
     request["messages"]
         .as_array()
         .expect("messages is a list")
@@ -110,7 +110,9 @@ async fn the_provider_gets_the_system_prompt_the_name_and_the_question() {
         "{answer:?}"
     );
     assert!(answer.latency_ms.is_some_and(|ms| ms >= 0), "{answer:?}");
-    assert!(answer.sources.is_empty());
+    // The model cited nothing: the passages it was given are the sources
+    // (tests/api/grounding.rs covers grounding in full).
+    assert_eq!(answer.sources[0].title, "Emergency fund");
 
     let sent = chat_requests(&upstream).await;
     assert_eq!(sent.len(), 1);

@@ -1,6 +1,8 @@
 //! Retrieval quality of the offline responder, on questions phrased the way
 //! people ask them (tests/fixtures/retrieval_questions.tsv).
 
+use richesreach_chat::config::DEFAULT_CONTEXT_KNOWLEDGE_CHARS;
+use richesreach_chat::llm::grounding;
 use richesreach_chat::llm::knowledge::KnowledgeBase;
 use richesreach_chat::llm::offline::OfflineResponder;
 use richesreach_chat::llm::{ChatContext, Message, Role};
@@ -99,6 +101,42 @@ fn the_right_topic_ranks_first_for_at_least_90_percent_of_questions() {
         "hit rate {:.1}% is under 90%:\n{}",
         rate * 100.0,
         misses.join("\n")
+    );
+}
+
+/// The passages a provider is given come from the same retrieval, so the
+/// expected topic is the first passage about as often as it ranks first
+/// (a topic that ranks first under the relevance threshold is not sent).
+#[test]
+fn grounding_gives_the_right_topic_first_as_often_as_retrieval() {
+    let kb = KnowledgeBase::embedded();
+    let responder = OfflineResponder::default();
+    let cases = cases();
+    let (mut retrieved, mut grounded) = (0, 0);
+    for case in &cases {
+        let ctx = case.context();
+        let expected = kb
+            .topics()
+            .find(|t| t.slug == case.expected)
+            .unwrap_or_else(|| panic!("no topic {}", case.expected));
+        let ranked_first = responder
+            .retrieve(&ctx)
+            .first()
+            .is_some_and(|h| h.topic.slug == case.expected);
+        let given = grounding::select(kb, &ctx, DEFAULT_CONTEXT_KNOWLEDGE_CHARS);
+        let given_first = given.first().is_some_and(|p| p.title == expected.title);
+        retrieved += usize::from(ranked_first);
+        grounded += usize::from(given_first);
+    }
+    println!(
+        "grounding: expected topic first in {} (retrieval {})",
+        percent(grounded, cases.len()),
+        percent(retrieved, cases.len())
+    );
+    assert!(grounded as f64 / cases.len() as f64 >= REQUIRED_HIT_RATE);
+    assert!(
+        grounded + 3 >= retrieved,
+        "grounding {grounded} vs retrieval {retrieved}"
     );
 }
 

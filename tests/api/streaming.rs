@@ -17,14 +17,14 @@ use crate::provider::{app_with_upstream, UPSTREAM_MODEL};
 /// One Server-Sent Event as framed on the wire. `data` stays raw JSON: which
 /// API type it holds depends on the event's name.
 #[derive(Debug)]
-struct Event {
+pub(crate) struct Event {
     name: String,
     data: Value,
 }
 
 impl Event {
     /// The `data` of a `user_message` or `assistant_message` event.
-    fn message(&self) -> Message {
+    pub(crate) fn message(&self) -> Message {
         from_wire(self.data.clone())
     }
 
@@ -34,7 +34,7 @@ impl Event {
     }
 }
 
-fn parse_events(text: &str) -> Vec<Event> {
+pub(crate) fn parse_events(text: &str) -> Vec<Event> {
     text.split("\n\n")
         .filter_map(|block| {
             let mut name = None;
@@ -64,7 +64,7 @@ fn chunk(delta: Value, finish: Option<&str>) -> String {
 }
 
 /// An upstream stream as OpenAI sends it: role, pieces, finish, usage, [DONE].
-fn openai_stream(pieces: &[&str]) -> String {
+pub(crate) fn openai_stream(pieces: &[&str]) -> String {
     let mut out = chunk(json!({"role": "assistant", "content": ""}), None);
     for p in pieces {
         out.push_str(&chunk(json!({"content": p}), None));
@@ -79,7 +79,12 @@ fn openai_stream(pieces: &[&str]) -> String {
     out
 }
 
-async fn stream(app: &TestApp, user: &TestUser, session: &str, content: &str) -> reqwest::Response {
+pub(crate) async fn stream(
+    app: &TestApp,
+    user: &TestUser,
+    session: &str,
+    content: &str,
+) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/sessions/{session}/messages")))
         .bearer_auth(&user.token)
@@ -90,7 +95,7 @@ async fn stream(app: &TestApp, user: &TestUser, session: &str, content: &str) ->
         .unwrap()
 }
 
-fn assert_well_formed(events: &[Event]) -> String {
+pub(crate) fn assert_well_formed(events: &[Event]) -> String {
     assert_eq!(
         events.first().map(|e| e.name.as_str()),
         Some("user_message")

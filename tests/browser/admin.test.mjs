@@ -170,7 +170,7 @@ test('admin console: stats, sessions, safe conversation view, deactivation, toke
       assert.ok(await page.locator('#login').isHidden(), 'sign-in form hidden after signing in');
       assert.ok((await statValue(page, 'users')) >= 2, 'users >= 2');
       assert.ok((await statValue(page, 'messages')) >= 2, 'messages >= 2');
-      for (const key of ['sessions', 'messages_last_24h', 'fallback_ratio', 'avg_latency_ms']) {
+      for (const key of ['sessions', 'messages_last_24h', 'fallback_ratio', 'grounded_ratio', 'avg_latency_ms']) {
         assert.ok(await page.locator(`#stats [data-stat="${key}"]`).isVisible(), `stat ${key} shown`);
       }
       await page.screenshot({ path: `${OUT}admin.png`, fullPage: true });

@@ -14,6 +14,12 @@ const B: f64 = 0.75;
 /// How much more a match in the title or keywords counts than one in the body.
 const HEAD_WEIGHT: f64 = 2.0;
 const PHRASE_BONUS: f64 = 2.0;
+/// Term rarity is computed as if there were at least this many topics. An
+/// operator's own knowledge base may hold a handful of topics, where BM25's
+/// idf would make every term look common and every score fall under the
+/// relevance threshold (calibrated on the built-in 39); a smaller base is
+/// scored as if padded with topics about other things.
+const MIN_TOPICS_FOR_IDF: usize = 30;
 
 /// A question's terms, and its lower-cased text for phrase matches.
 #[derive(Debug, Clone)]
@@ -36,6 +42,18 @@ impl Query {
     /// How many distinct terms the question has.
     pub fn term_count(&self) -> usize {
         self.terms.len()
+    }
+
+    /// How often the question's terms occur in `text`, each counted at
+    /// most three times (a paragraph that dwells on a term is about it; one
+    /// that repeats it endlessly is not more so).
+    pub fn overlap(&self, text: &str) -> usize {
+        const MAX_PER_TERM: usize = 3;
+        let found = terms(text);
+        self.terms
+            .iter()
+            .map(|t| found.iter().filter(|f| *f == t).count().min(MAX_PER_TERM))
+            .sum()
     }
 }
 
@@ -66,7 +84,8 @@ struct FieldStats {
 
 impl FieldStats {
     fn new<'a>(fields: impl Iterator<Item = &'a Field> + Clone) -> Self {
-        let n = fields.clone().count().max(1) as f64;
+        let count = fields.clone().count();
+        let n = count.max(MIN_TOPICS_FOR_IDF) as f64;
         let mut df: HashMap<String, f64> = HashMap::new();
         let mut total = 0.0;
         for f in fields {
@@ -81,7 +100,7 @@ impl FieldStats {
             .collect();
         Self {
             idf,
-            avg_length: (total / n).max(1.0),
+            avg_length: (total / count.max(1) as f64).max(1.0),
         }
     }
 

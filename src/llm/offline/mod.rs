@@ -15,9 +15,10 @@
 //! [`Assistant`]: super::Assistant
 
 mod compose;
-mod intent;
-mod retrieve;
+pub(crate) mod intent;
+pub(crate) mod retrieve;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::knowledge::{Hit, KnowledgeBase, Topic};
@@ -30,30 +31,34 @@ use retrieve::MIN_SCORE;
 pub const FALLBACK_MODEL: &str = "fallback";
 
 pub struct OfflineResponder {
-    kb: &'static KnowledgeBase,
+    kb: Arc<KnowledgeBase>,
 }
 
 impl Default for OfflineResponder {
     fn default() -> Self {
-        Self::new(KnowledgeBase::embedded())
+        Self::new(Arc::clone(KnowledgeBase::embedded_shared()))
     }
 }
 
 impl OfflineResponder {
-    pub fn new(kb: &'static KnowledgeBase) -> Self {
+    pub fn new(kb: Arc<KnowledgeBase>) -> Self {
         Self { kb }
+    }
+
+    pub fn knowledge(&self) -> &KnowledgeBase {
+        &self.kb
     }
 
     /// Topics for the conversation's last user message, best first. A
     /// follow-up ("should I pay them off faster?") is ranked with the
     /// subject of an earlier message; the rule is documented on
     /// `retrieve::retrieve`.
-    pub fn retrieve(&self, ctx: &ChatContext) -> Vec<Hit<'static>> {
-        retrieve::retrieve(self.kb, ctx).hits
+    pub fn retrieve(&self, ctx: &ChatContext) -> Vec<Hit<'_>> {
+        retrieve::retrieve(&self.kb, ctx).hits
     }
 
     /// The best topic for a message on its own (used for titles).
-    pub fn best_topic(&self, message: &str) -> Option<&'static Topic> {
+    pub fn best_topic(&self, message: &str) -> Option<&Topic> {
         self.kb
             .search(message)
             .into_iter()
@@ -68,8 +73,8 @@ impl OfflineResponder {
             Intent::Greeting => compose::greeting_reply(&ctx.user_name),
             Intent::Thanks => compose::thanks_reply(),
             Intent::Question => {
-                let retrieval = retrieve::retrieve(self.kb, ctx);
-                compose::answer(self.kb, &ctx.user_name, question, &retrieval)
+                let retrieval = retrieve::retrieve(&self.kb, ctx);
+                compose::answer(&self.kb, &ctx.user_name, question, &retrieval)
             }
         };
         Reply {

@@ -20,7 +20,7 @@ const SHORT_QUESTION_TERMS: usize = 2;
 /// usually the empty one of "is it smart to …".
 const REFERRING_QUESTION_TERMS: usize = 4;
 /// How many earlier user messages to look back over for the topic.
-const CONTEXT_LOOKBACK: usize = 3;
+pub const CONTEXT_LOOKBACK: usize = 3;
 
 /// Words that point back at something said before. A closed class of the
 /// language, not a list of topics.

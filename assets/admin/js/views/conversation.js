@@ -106,7 +106,11 @@ function messageEl(m) {
       chip('Tokens', usage ? fmtInt(usage.prompt_tokens) + ' prompt · ' + fmtInt(usage.completion_tokens) + ' completion' : '—', { 'data-field': 'tokens' })));
     const sources = Array.isArray(m.sources) ? m.sources.filter((x) => x && typeof x === 'object') : [];
     if (sources.length) {
-      parts.push(el('ol', { class: 'sources', 'aria-label': 'Sources' }, sources.map((src) => {
+      // A model's reply stores the guide passages it was given (only those it
+      // cited, numbered as its [n] markers); an offline reply, the guides it quoted.
+      const caption = m.fallback === true ? 'Guides quoted' : 'Guide passages given to the model';
+      parts.push(el('div', { class: 'sources-caption muted', 'data-field': 'sources-caption' }, caption));
+      parts.push(el('ol', { class: 'sources', 'aria-label': caption }, sources.map((src) => {
         const title = typeof src.title === 'string' && src.title ? src.title : (typeof src.url === 'string' ? src.url : 'Untitled source');
         const link = isSafeUrl(src.url)
           ? el('a', { href: src.url, target: '_blank', rel: 'noopener noreferrer' }, title)

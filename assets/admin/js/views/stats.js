@@ -58,6 +58,7 @@ function renderStats(s) {
     statCard('messages', 'Messages', fmtInt(s.messages), s.messages, perSession || 'both roles'),
     statCard('messages_last_24h', 'Last 24 hours', fmtInt(s.messages_last_24h), s.messages_last_24h, 'messages'),
     statCard('fallback_ratio', 'Fallback ratio', fmtPct(s.fallback_ratio, 1), s.fallback_ratio, 'of assistant replies'),
+    statCard('grounded_ratio', 'Grounded ratio', fmtPct(s.grounded_ratio, 1), s.grounded_ratio, 'of model replies given guide passages'),
     statCard('avg_latency_ms', 'Avg. latency', fmtMs(s.avg_latency_ms), s.avg_latency_ms, 'per assistant reply'),
     statCard('tokens_prompt', 'Prompt tokens', fmtInt(tokens.prompt), tokens.prompt, null),
     statCard('tokens_completion', 'Completion tokens', fmtInt(tokens.completion), tokens.completion,
