@@ -209,7 +209,8 @@ pub struct SendMessageRequest {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SendMessageQuery {
-    /// `true` answers with Server-Sent Events (as does `Accept: text/event-stream`).
+    /// `true` answers with Server-Sent Events (as does `Accept: text/event-stream`);
+    /// accepted, and documented through the `/stream` twin.
     pub stream: Option<bool>,
 }
 
@@ -334,21 +335,21 @@ client that disconnects does not stop the reply from being written and stored.";
 /// Ask the assistant: stores the question, answers, stores the answer.
 ///
 /// The reply is stored (`generating`) with the question and written
-/// durably; a non-streamed answer waits until it is finished (or stopped).
+/// durably; this answer waits until it is finished (or stopped). The same
+/// request with `Accept: text/event-stream` or `?stream=true` streams
+/// instead, exactly as `POST /sessions/{id}/messages/stream` (documented
+/// there, so that generated clients type each form on its own).
 #[utoipa::path(
     tag = "messages",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, format = Uuid, description = "Session id"),
-        SendMessageQuery,
         ("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION),
     ),
     request_body = SendMessageRequest,
     responses(
         (status = 201, description = "Both messages, stored", body = MessageExchange,
             headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`"))),
-        (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
-            example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: reply_started\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"generating\",…}\n\nevent: delta\nid: 18\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\nid: 18\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
         BodyErrors,
         OwnedErrors,
         IdempotencyConflict,
@@ -386,7 +387,8 @@ pub async fn send_message(
     request_body = SendMessageRequest,
     responses(
         (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
-            headers(("Idempotent-Replayed" = String, description = "`true` when this follows the reply of an earlier request with the same `Idempotency-Key`"))),
+            headers(("Idempotent-Replayed" = String, description = "`true` when this follows the reply of an earlier request with the same `Idempotency-Key`")),
+            example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: reply_started\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"generating\",…}\n\nevent: delta\nid: 18\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\nid: 18\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
         BodyErrors,
         OwnedErrors,
         IdempotencyConflict,
