@@ -10,6 +10,11 @@
 # One check is left out: `positive_data_acceptance` expects every schema-valid
 # request to succeed, but a `cursor` is opaque — a string the schema cannot
 # tell from a real cursor — and the contract answers a made-up one with 400.
+# And `ensure_resource_availability` (a resource just created must be found)
+# does not hold for idempotent replays by design: a POST /sessions replayed
+# with an `Idempotency-Key` already used answers the first answer again, as
+# the contract requires, even when that session has since been deleted; the
+# API tests in tests/api/idempotency.rs cover creation and replay instead.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -72,7 +77,7 @@ log "fuzzing $BASE_URL ($EXAMPLES examples per operation, seed $SEED)"
 set +e
 "$VENV/bin/st" run "$BASE_URL/openapi.json" \
   --header "Authorization: Bearer $TOKEN" \
-  --checks all --exclude-checks positive_data_acceptance \
+  --checks all --exclude-checks positive_data_acceptance,ensure_resource_availability \
   --max-examples "$EXAMPLES" --seed "$SEED" --workers 2 --no-color
 STATUS=$?
 set -e
