@@ -34,8 +34,8 @@ impl FieldError {
 pub struct ErrorBody {
     /// Stable machine-readable code: `bad_request`, `unauthorized`,
     /// `invalid_credentials`, `forbidden`, `registration_closed`, `not_found`,
-    /// `method_not_allowed`, `conflict`, `payload_too_large`,
-    /// `validation_failed`, `rate_limited`, `internal`.
+    /// `method_not_allowed`, `request_timeout`, `conflict`, `payload_too_large`,
+    /// `unsupported_media_type`, `validation_failed`, `rate_limited`, `internal`.
     #[schema(example = "not_found")]
     pub code: &'static str,
     /// Human-readable explanation; safe to show to users.
@@ -68,10 +68,14 @@ pub enum AppError {
     NotFound(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     #[error("{0}")]
     Conflict(String),
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("too many requests; retry in {retry_after_secs} s")]
@@ -102,8 +106,10 @@ impl AppError {
             Self::RegistrationClosed => "registration_closed",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::RequestTimeout => "request_timeout",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) => "internal",
@@ -146,8 +152,10 @@ impl ResponseError for AppError {
             Self::Forbidden(_) | Self::RegistrationClosed => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

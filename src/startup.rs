@@ -21,7 +21,8 @@ use crate::llm::Assistant;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::routes::extract::{path_config, query_config};
-use crate::routes::{admin, auth, messages, ops, sessions};
+use crate::routes::{admin, auth, body_deadline, messages, ops, sessions};
+use crate::security_headers::add_security_headers;
 use crate::service::rate_limit::RateLimiter;
 
 /// What every handler can reach.
@@ -116,11 +117,13 @@ impl Application {
         }
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(&secret, settings.access_token_ttl_secs),
-            hasher: PasswordHasher::new(settings.bcrypt_cost),
+            hasher: PasswordHasher::new(settings.bcrypt_cost)
+                .with_max_concurrent(settings.bcrypt_max_concurrent),
             limiter: RateLimiter::new(
                 db.clone(),
                 settings.rate_limit_auth_per_min,
                 settings.rate_limit_messages_per_min,
+                settings.rate_limit_register_per_min,
             ),
             assistant,
             metrics,
@@ -145,10 +148,12 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(query_config())
                 .app_data(path_config())
+                .wrap(from_fn(body_deadline::guard_body))
                 .wrap(Condition::new(
                     !state.settings.cors_allowed_origins.is_empty(),
                     cors(&state.settings.cors_allowed_origins),
                 ))
+                .wrap(from_fn(add_security_headers))
                 .wrap(from_fn(ops::record_metrics))
                 .wrap(TracingLogger::default())
                 .configure(routes)
@@ -156,6 +161,7 @@ impl Application {
                 .default_service(web::to(not_found))
         })
         .shutdown_timeout(30)
+        .on_connect(body_deadline::remember_socket)
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             addr: "listener".into(),

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod body_deadline;
 pub mod extract;
 pub mod messages;
 pub mod ops;

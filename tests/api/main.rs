@@ -13,5 +13,6 @@ mod openapi;
 mod ops;
 mod provider;
 mod retrieval;
+mod security;
 mod sessions;
 mod streaming;
