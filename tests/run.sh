@@ -5,7 +5,7 @@
 #      wiremock server stands in for the OpenAI-compatible upstream);
 #   2. property-based API fuzzing with schemathesis against the served OpenAPI
 #      document (installs it in a venv under target/);
-#   3. the admin console's browser test in headless Chromium (installs
+#   3. the browser tests of the admin console and Swagger UI in headless Chromium (installs
 #      Debian's chromium and Node.js when they are missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,5 +28,5 @@ cargo test --locked --all-targets
 log "API fuzzing (schemathesis)"
 BIN=target/debug/richesreach-chat bash tests/fuzz/run.sh
 
-log "browser test of the admin console"
+log "browser tests of the admin console and Swagger UI"
 BIN=target/debug/richesreach-chat bash tests/browser/run.sh
