@@ -126,7 +126,9 @@ impl TokenPair {
         (status = 403, description = "Registration is switched off (`registration_closed`)", body = ErrorResponse),
         (status = 409, description = "Email already registered", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "The body is not JSON (`unsupported_media_type`)", body = ErrorResponse),
         (status = 422, description = "A field breaks a rule", body = ErrorResponse),
+        (status = 429, description = "Too many registrations from this address (`RATE_LIMIT_REGISTER_PER_MIN`); see `Retry-After`", body = ErrorResponse),
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -165,7 +167,8 @@ pub async fn register(
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = ErrorResponse),
         (status = 403, description = "The account is deactivated", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
-        (status = 429, description = "Too many attempts from this address or for this email (`RATE_LIMIT_AUTH_PER_MIN`); see `Retry-After`", body = ErrorResponse),
+        (status = 415, description = "The body is not JSON (`unsupported_media_type`)", body = ErrorResponse),
+        (status = 429, description = "Too many attempts from this address, or failures for this email (`RATE_LIMIT_AUTH_PER_MIN`); see `Retry-After`", body = ErrorResponse),
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -243,6 +246,7 @@ async fn rehash(state: &AppState, user_id: &str, password: String) {
         (status = 400, description = "Malformed body", body = ErrorResponse),
         (status = 401, description = "Unknown, expired, revoked or reused refresh token; reuse revokes the whole chain", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "The body is not JSON (`unsupported_media_type`)", body = ErrorResponse),
     )
 )]
 #[tracing::instrument(skip_all)]
