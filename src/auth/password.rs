@@ -157,6 +157,7 @@ mod tests {
     #[tokio::test]
     async fn hashing_waits_for_a_turn() {
         let hasher = PasswordHasher::new(4).with_max_concurrent(2);
+        assert_eq!(hasher.turns.available_permits(), 2);
         // Both turns taken (as by two hashes in progress): the next waits ...
         let held = hasher.turns.clone().acquire_many_owned(2).await.unwrap();
         let waiting = tokio::time::timeout(
@@ -175,6 +176,14 @@ mod tests {
         drop(held);
         assert!(hasher.hash("password1".into()).await.is_ok());
         assert_eq!(hasher.turns.available_permits(), 2);
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_as_much_as_a_real_one() {
+        let hasher = PasswordHasher::new(5);
+        let dummy = hasher.dummy().unwrap();
+        assert_eq!(bcrypt_cost(&dummy), Some(5));
+        assert_eq!(hasher.dummy().unwrap(), dummy, "computed once");
     }
 
     #[tokio::test]

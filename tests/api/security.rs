@@ -309,6 +309,33 @@ mod sign_in_limits {
     }
 
     #[tokio::test]
+    async fn retry_after_is_the_time_left_in_the_window() {
+        let app = spawn_app_with(LIMIT_3).await;
+        fresh_window().await;
+        for _ in 0..3 {
+            app.login("ann@example.com", "wrong password").await;
+        }
+        let left_ms = || 60_000 - chrono::Utc::now().timestamp_millis().rem_euclid(60_000);
+        let before = left_ms();
+        let limited = app.login("ann@example.com", "wrong password").await;
+        let after = left_ms();
+        let retry_after: i64 = limited.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        // Whole seconds, rounded up: never earlier than the window ends.
+        assert!(
+            retry_after * 1000 >= after,
+            "{retry_after} s, {after} ms left"
+        );
+        assert!(
+            retry_after * 1000 < before + 1000,
+            "{retry_after} s, {before} ms left"
+        );
+    }
+
+    #[tokio::test]
     async fn oversized_emails_are_refused_before_any_write() {
         let app = spawn_app_with(LIMIT_3).await;
         let huge = format!("{}@example.com", "a".repeat(250_000));
@@ -730,32 +757,56 @@ mod tokens {
         assert_eq!(body["error"]["message"], "access token expired");
     }
 
+    async fn refresh(app: &TestApp, token: &str) -> Response {
+        app.request(
+            Method::POST,
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": token})),
+        )
+        .await
+    }
+
+    async fn set_flags(app: &TestApp, admin: &str, id: &str, flags: Value) {
+        let response = app.patch(&format!("/admin/users/{id}"), admin, flags).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
     #[tokio::test]
     async fn deactivating_a_user_revokes_their_refresh_tokens_for_good() {
         let app = spawn_app().await;
         let admin = app.new_admin().await;
         let ann = app.new_user("Ann").await;
-        for active in [false, true] {
-            let response = app
-                .patch(
-                    &format!("/admin/users/{}", ann.id),
-                    &admin.token,
-                    json!({"is_active": active}),
-                )
-                .await;
-            assert_eq!(response.status(), StatusCode::OK);
-        }
-        // Active again, but the tokens issued before stay revoked.
-        let refreshed = app
-            .request(
-                Method::POST,
-                "/auth/refresh",
-                None,
-                Some(json!({"refresh_token": ann.refresh_token})),
-            )
-            .await;
-        let body = assert_error(refreshed, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        let bob = app.new_user("Bob").await;
+        set_flags(&app, &admin.token, &ann.id, json!({"is_active": false})).await;
+        let body = assert_error(
+            refresh(&app, &ann.refresh_token).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        )
+        .await;
         assert_eq!(body["error"]["message"], "refresh token revoked");
+        // Active again, but the tokens issued before stay revoked.
+        set_flags(&app, &admin.token, &ann.id, json!({"is_active": true})).await;
+        let body = assert_error(
+            refresh(&app, &ann.refresh_token).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        )
+        .await;
+        assert_eq!(body["error"]["message"], "refresh token revoked");
+        // Other changes, and other users, keep their tokens.
+        set_flags(
+            &app,
+            &admin.token,
+            &bob.id,
+            json!({"is_admin": true, "is_active": true}),
+        )
+        .await;
+        assert_eq!(
+            refresh(&app, &bob.refresh_token).await.status(),
+            StatusCode::OK
+        );
     }
 }
 
