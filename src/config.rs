@@ -69,7 +69,15 @@ pub struct Settings {
     pub bcrypt_cost: u32,
     pub allow_registration: bool,
     pub max_body_bytes: usize,
+    /// Longest silence while a request body arrives (a stalled body gets 408).
+    pub body_idle_timeout_secs: u64,
+    /// Longest time from the request head to the end of its body (a trickled body gets 408).
+    pub body_read_timeout_secs: u64,
     pub rate_limit_auth_per_min: u32,
+    /// Registrations per client address per minute.
+    pub rate_limit_register_per_min: u32,
+    /// bcrypt hashes computed at once; the rest wait, so sign-ins cannot take every core.
+    pub bcrypt_max_concurrent: usize,
     pub rate_limit_messages_per_min: u32,
     pub metrics_token: Option<SecretString>,
     /// Browser origins allowed to call the API (`*` = any); empty = same origin only.
@@ -122,7 +130,12 @@ impl Settings {
             bcrypt_cost,
             allow_registration: env.flag("ALLOW_REGISTRATION", true)?,
             max_body_bytes: env.parse("MAX_BODY_BYTES", 256 * 1024)?,
+            body_idle_timeout_secs: env.parse("BODY_IDLE_TIMEOUT_SECS", 10)?,
+            body_read_timeout_secs: env.parse("BODY_READ_TIMEOUT_SECS", 30)?,
             rate_limit_auth_per_min: env.parse("RATE_LIMIT_AUTH_PER_MIN", 10)?,
+            rate_limit_register_per_min: env.parse("RATE_LIMIT_REGISTER_PER_MIN", 5)?,
+            bcrypt_max_concurrent: env
+                .parse("BCRYPT_MAX_CONCURRENT", default_hash_concurrency())?,
             rate_limit_messages_per_min: env.parse("RATE_LIMIT_MESSAGES_PER_MIN", 60)?,
             metrics_token: env.non_empty("METRICS_TOKEN").map(SecretString::from),
             sse_keep_alive_secs: env.parse("SSE_KEEP_ALIVE_SECS", 15)?,
@@ -173,6 +186,16 @@ impl Settings {
                 "must be at least 1024",
             ));
         }
+        if settings.body_idle_timeout_secs == 0 || settings.body_read_timeout_secs == 0 {
+            return Err(invalid(
+                "BODY_IDLE_TIMEOUT_SECS/BODY_READ_TIMEOUT_SECS",
+                0,
+                "must be at least 1",
+            ));
+        }
+        if settings.bcrypt_max_concurrent == 0 {
+            return Err(invalid("BCRYPT_MAX_CONCURRENT", 0, "must be at least 1"));
+        }
         if settings.sse_keep_alive_secs == 0 {
             return Err(invalid("SSE_KEEP_ALIVE_SECS", 0, "must be at least 1"));
         }
@@ -198,6 +221,12 @@ impl Settings {
         }
         Ok(settings)
     }
+}
+
+/// Half the cores (at least one): bcrypt is pure CPU work, and the other half
+/// keeps answering everything else while sign-ins queue.
+fn default_hash_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 /// The directory that holds the database file (and the generated JWT secret).

@@ -7,6 +7,9 @@ mod status;
 pub use role::Role;
 pub use status::MessageStatus;
 
+use unicode_general_category::{get_general_category, GeneralCategory};
+use unicode_normalization::UnicodeNormalization;
+
 use crate::error::{AppError, FieldError};
 
 pub const PASSWORD_MIN_CHARS: usize = 8;
@@ -41,13 +44,48 @@ impl Violations {
     }
 }
 
-/// A trimmed, lower-cased email address of a plausible shape.
+/// NFKC (compatibility) normalisation folds characters that only look
+/// different — fullwidth `ＡＮＮ`, ligatures, superscripts — into one form, so
+/// two strings that read the same compare equal.
+fn nfkc(raw: &str) -> String {
+    raw.nfkc().collect()
+}
+
+/// Format characters (Unicode category Cf: zero-width spaces and joiners,
+/// direction overrides such as U+202E, soft hyphens …) are invisible: text that
+/// holds them looks like text that does not, or displays in another order.
+fn has_format_characters(text: &str) -> bool {
+    text.chars()
+        .any(|c| get_general_category(c) == GeneralCategory::Format)
+}
+
+/// Letters of the Latin script beyond ASCII (Latin-1 Supplement, Extended-A
+/// and -B, Extended Additional): `é`, `ß`, `ø`, `ł` … Greek and Cyrillic
+/// letters are left out on purpose: many of them look exactly like Latin ones.
+fn is_latin_letter(c: char) -> bool {
+    matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}')
+        && c != '\u{00D7}'
+        && c != '\u{00F7}'
+        && c.is_alphabetic()
+}
+
+/// A trimmed, lower-cased email address of a plausible shape, in NFKC form.
+///
+/// Lookalikes are one address or none: compatibility forms are folded (so
+/// `ＡＮＮ@example.com` is `ann@example.com`), format characters are refused,
+/// the domain is ASCII (an internationalised domain in its `xn--` form), and
+/// the local part holds ASCII or Latin letters only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
+    /// The form an email is stored and looked up in: NFKC, trimmed, lower-cased.
+    pub fn normalise(raw: &str) -> String {
+        nfkc(nfkc(raw).trim()).to_lowercase()
+    }
+
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let email = raw.trim().to_lowercase();
+        let email = Self::normalise(raw);
         let bad = |msg: &str| Err(FieldError::new("email", msg));
         if email.is_empty() {
             return bad("must not be blank");
@@ -55,17 +93,23 @@ impl Email {
         if email.chars().count() > EMAIL_MAX_CHARS {
             return bad("must be at most 254 characters");
         }
+        if has_format_characters(&email) {
+            return bad("must not contain invisible formatting characters");
+        }
         let Some((local, domain)) = email.rsplit_once('@') else {
             return bad("must be a valid email address");
         };
-        let valid_local = !local.is_empty() && local.len() <= 64 && !local.contains('@');
+        let valid_local = !local.is_empty()
+            && local.len() <= 64
+            && !local.contains('@')
+            && local.chars().all(|c| c.is_ascii() || is_latin_letter(c));
         let valid_domain = domain.contains('.')
             && domain
                 .split('.')
                 .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
             && domain
                 .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
         let printable = email.chars().all(|c| !c.is_whitespace() && !c.is_control());
         if valid_local && valid_domain && printable {
             Ok(Self(email))
@@ -133,13 +177,27 @@ fn bounded_text(field: &str, raw: &str, max: usize, multiline: bool) -> Result<S
     Ok(text.to_owned())
 }
 
+/// A one-line label people read (a name, a title): NFKC-normalised, then
+/// [`bounded_text`], and free of format characters, so two labels that look
+/// the same are the same and none displays differently from what it holds.
+fn display_text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+    let text = bounded_text(field, &nfkc(raw), max, false)?;
+    if has_format_characters(&text) {
+        return Err(FieldError::new(
+            field,
+            "must not contain invisible formatting characters",
+        ));
+    }
+    Ok(text)
+}
+
 /// A person's display name: 1–100 characters after trimming.
 #[derive(Debug, Clone)]
 pub struct UserName(String);
 
 impl UserName {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        bounded_text("name", raw, NAME_MAX_CHARS, false).map(Self)
+        display_text("name", raw, NAME_MAX_CHARS).map(Self)
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -152,7 +210,7 @@ pub struct SessionTitle(String);
 
 impl SessionTitle {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        bounded_text("title", raw, TITLE_MAX_CHARS, false).map(Self)
+        display_text("title", raw, TITLE_MAX_CHARS).map(Self)
     }
     pub fn into_inner(self) -> String {
         self.0
@@ -198,6 +256,56 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn lookalike_emails_fold_into_one_or_are_refused() {
+        // Fullwidth letters are the ASCII address.
+        assert_eq!(
+            Email::parse("ＡＮＮ@ｅｘａｍｐｌｅ.com").unwrap().as_str(),
+            "ann@example.com"
+        );
+        for bad in [
+            "\u{200B}ann@example.com",
+            "ann\u{200D}@example.com",
+            "ann@example.com\u{202E}",
+            "ann@ex\u{00AD}ample.com",
+            "ann@ex\u{03B1}mple.com",    // Greek alpha
+            "\u{0430}nn@example.com",    // Cyrillic a
+            "ann@b\u{00FC}cher.example", // IDN not in xn-- form
+            "ann\u{00D7}@example.com",   // ×
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        for good in [
+            "jos\u{00E9}@example.com",
+            "ann@xn--bcher-kva.example",
+            "o'brien+tag@example.co.uk",
+        ] {
+            assert!(Email::parse(good).is_ok(), "{good:?} should be accepted");
+        }
+        assert_eq!(
+            Email::parse("\u{0041}\u{030A}sa@example.com")
+                .unwrap()
+                .as_str(),
+            "\u{00E5}sa@example.com",
+            "composed"
+        );
+    }
+
+    #[test]
+    fn names_and_titles_are_normalised_and_free_of_format_characters() {
+        assert_eq!(UserName::parse("Ａｎｎ").unwrap().as_str(), "Ann");
+        for bad in ["\u{200B}", "Ann\u{202E}gnp.exe", "A\u{2060}nn", "\u{FEFF}"] {
+            assert!(UserName::parse(bad).is_err(), "{bad:?}");
+            assert!(SessionTitle::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            SessionTitle::parse(" ﬁnance ").unwrap().into_inner(),
+            "finance"
+        );
+        assert!(UserName::parse("Zoë Ólafsdóttir").is_ok());
+        assert!(MessageContent::parse("keeps \u{200D} as sent").is_ok());
     }
 
     #[test]

@@ -41,9 +41,11 @@ pub enum ErrorCode {
     RegistrationClosed,
     NotFound,
     MethodNotAllowed,
+    RequestTimeout,
     Conflict,
     IdempotencyConflict,
     PayloadTooLarge,
+    UnsupportedMediaType,
     ValidationFailed,
     RateLimited,
     Internal,
@@ -90,6 +92,8 @@ pub enum AppError {
     NotFound(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     #[error("{0}")]
     Conflict(String),
     /// An `Idempotency-Key` already used for another request.
@@ -97,6 +101,8 @@ pub enum AppError {
     IdempotencyConflict(String),
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("too many requests; retry in {retry_after_secs} s")]
@@ -127,9 +133,11 @@ impl AppError {
             Self::RegistrationClosed => ErrorCode::RegistrationClosed,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::RequestTimeout => ErrorCode::RequestTimeout,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::IdempotencyConflict(_) => ErrorCode::IdempotencyConflict,
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             Self::Validation(_) => ErrorCode::ValidationFailed,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
@@ -172,8 +180,10 @@ impl ResponseError for AppError {
             Self::Forbidden(_) | Self::RegistrationClosed => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) | Self::IdempotencyConflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -12,6 +12,7 @@ pub mod llm;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod security_headers;
 pub mod service;
 pub mod startup;
 pub mod state;

@@ -23,7 +23,8 @@ use crate::llm::Assistant;
 use crate::metrics::Metrics;
 use crate::routes::extract::{path_config, query_config};
 use crate::routes::fallback::{fallback, RouteTable};
-use crate::routes::{self, console, ops};
+use crate::routes::{self, body_deadline, console, ops};
+use crate::security_headers::add_security_headers;
 use crate::service::chat::{Chat, ContextLimits};
 use crate::service::rate_limit::RateLimiter;
 use crate::state::AppState;
@@ -150,11 +151,13 @@ impl Application {
         let shutdown_grace = Duration::from_secs(settings.shutdown_grace_secs);
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(&secret, settings.access_token_ttl_secs),
-            hasher: PasswordHasher::new(settings.bcrypt_cost),
+            hasher: PasswordHasher::new(settings.bcrypt_cost)
+                .with_max_concurrent(settings.bcrypt_max_concurrent),
             limiter: RateLimiter::new(
                 db.clone(),
                 settings.rate_limit_auth_per_min,
                 settings.rate_limit_messages_per_min,
+                settings.rate_limit_register_per_min,
             ),
             chat: chat.clone(),
             metrics,
@@ -184,10 +187,12 @@ impl Application {
                 .app_data(route_table.clone())
                 .app_data(query_config())
                 .app_data(path_config())
+                .wrap(from_fn(body_deadline::guard_body))
                 .wrap(Condition::new(
                     !state.settings.cors_allowed_origins.is_empty(),
                     cors(&state.settings.cors_allowed_origins),
                 ))
+                .wrap(from_fn(add_security_headers))
                 .wrap(from_fn(ops::record_metrics))
                 .wrap(TracingLogger::default())
                 .route("/admin", web::get().to(|| redirect("/admin/")))
@@ -198,6 +203,7 @@ impl Application {
                 .default_service(web::to(fallback))
         })
         .shutdown_timeout(30)
+        .on_connect(body_deadline::remember_socket)
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             addr: "listener".into(),

@@ -9,7 +9,7 @@
 #      with openapi-typescript, a program using it type-checked with
 #      `tsc --strict` and run against a real server, and a Redocly lint of the
 #      document (npm packages pinned in tests/sdk/package-lock.json);
-#   4. the admin console's browser test in headless Chromium (installs
+#   4. the browser tests of the admin console and Swagger UI in headless Chromium (installs
 #      Debian's chromium and Node.js when they are missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,5 +35,5 @@ BIN=target/debug/richesreach-chat bash tests/fuzz/run.sh
 log "TypeScript client check and lint of the OpenAPI document"
 BIN=target/debug/richesreach-chat bash tests/sdk/run.sh
 
-log "browser test of the admin console"
+log "browser tests of the admin console and Swagger UI"
 BIN=target/debug/richesreach-chat bash tests/browser/run.sh

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
-use actix_web_httpauth::extractors::bearer::BearerAuth;
 
 use crate::error::AppError;
 use crate::service::users;
@@ -27,14 +27,14 @@ impl FromRequest for AuthUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let bearer = BearerAuth::from_request(req, payload).into_inner();
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let token = bearer_token(req).map(str::to_owned);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let bearer =
-                bearer.map_err(|_| AppError::Unauthorized("missing bearer token".into()))?;
+            let token =
+                token.ok_or_else(|| AppError::Unauthorized("missing bearer token".into()))?;
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
-            let claims = state.jwt.verify(bearer.token())?;
+            let claims = state.jwt.verify(&token)?;
             let user = state
                 .db
                 .run(move |conn| users::find_by_id(conn, &claims.sub))
@@ -50,6 +50,15 @@ impl FromRequest for AuthUser {
             })
         })
     }
+}
+
+/// The token of `Authorization: Bearer <token>`. The scheme name is
+/// case-insensitive (RFC 7235 §2.1), so `bearer` and `BEARER` work too.
+fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// An authenticated administrator; anyone else gets 403 (401 without a token).

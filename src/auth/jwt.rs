@@ -1,4 +1,5 @@
-//! Access tokens: JWT, HS256, `sub` = user id, `iat`, `exp`.
+//! Access tokens: JWT, HS256, `sub` = user id, `iat`, `exp` (and `nbf`, when
+//! a token carries one, is honoured).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,6 +27,7 @@ impl JwtKeys {
     pub fn new(secret: &[u8], access_ttl_secs: u64) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
         Self {
             encoding: EncodingKey::from_secret(secret),
@@ -49,7 +51,7 @@ impl JwtKeys {
     }
 
     /// Checks signature, algorithm (HS256 only: `alg: none` and others are
-    /// refused) and expiry.
+    /// refused), expiry and not-before.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, AppError> {
         decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)

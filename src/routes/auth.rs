@@ -10,7 +10,7 @@ use super::responses::{BodyErrors, RateLimited, Unauthorized, ValidationFailed};
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
 use crate::db::models;
-use crate::domain::{Email, Password, UserName, Violations};
+use crate::domain::{Email, Password, UserName, Violations, EMAIL_MAX_CHARS};
 use crate::error::{AppError, ErrorResponse};
 use crate::service::{tokens, users};
 use crate::state::AppState;
@@ -148,17 +148,20 @@ impl TokenPair {
         (status = 403, description = "Registration is switched off (`registration_closed`)", body = ErrorResponse),
         (status = 409, description = "Email already registered", body = ErrorResponse),
         ValidationFailed,
+        RateLimited,
     )
 )]
 #[post("/auth/register")]
 #[tracing::instrument(skip_all)]
 pub async fn register(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
     if !state.settings.allow_registration {
         return Err(AppError::RegistrationClosed);
     }
+    state.limiter.check_register(client_ip(&req)).await?;
     let mut violations = Violations::default();
     let email = violations.check(Email::parse(&body.email));
     let name = violations.check(UserName::parse(&body.name));
@@ -195,25 +198,37 @@ pub async fn sign_in(
     req: actix_web::HttpRequest,
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let email = body.email.trim().to_lowercase();
-    state.limiter.check_auth(client_ip(&req), &email).await?;
+    let email = Email::normalise(&body.email);
+    // No account has a longer email: answer before any work or write.
+    if email.chars().count() > EMAIL_MAX_CHARS {
+        return Err(AppError::InvalidCredentials);
+    }
+    let ip = client_ip(&req);
+    state.limiter.check_sign_in(ip, &email).await?;
+    let lookup = email.clone();
     let user = state
         .db
-        .run(move |conn| users::find_by_email(conn, &email))
+        .run(move |conn| users::find_by_email(conn, &lookup))
         .await?;
     let verified = state
         .hasher
         .verify(
-            body.password,
+            body.password.clone(),
             user.as_ref().map(|u| u.password_hash.clone()),
         )
         .await?;
     let user = match user {
         Some(user) if verified => user,
-        _ => return Err(AppError::InvalidCredentials),
+        _ => {
+            state.limiter.record_sign_in_failure(ip, &email).await?;
+            return Err(AppError::InvalidCredentials);
+        }
     };
     if !user.is_active {
         return Err(AppError::Forbidden("account is deactivated".into()));
+    }
+    if state.hasher.needs_rehash(&user.password_hash) {
+        rehash(&state, &user.id, body.password).await;
     }
     let ttl = state.settings.refresh_token_ttl_secs;
     let user_id = user.id.clone();
@@ -222,6 +237,25 @@ pub async fn sign_in(
         .run(move |conn| tokens::issue(conn, &user_id, None, ttl))
         .await?;
     Ok(HttpResponse::Ok().json(TokenPair::new(&state, &user.id, refresh_token)?))
+}
+
+/// Hashes the password again at the configured cost, so this account costs
+/// as much to check as every other. A failure only delays that to the next
+/// sign-in.
+async fn rehash(state: &AppState, user_id: &str, password: String) {
+    let user_id = user_id.to_owned();
+    let result = match state.hasher.hash(password).await {
+        Ok(hash) => {
+            state
+                .db
+                .run(move |conn| users::set_password_hash(conn, &user_id, &hash))
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = ?e, "cannot rehash a password at the configured cost");
+    }
 }
 
 /// Exchange a refresh token for a new pair (the old one stops working).

@@ -1,28 +1,32 @@
 //! Request parsing that answers in the contract's error shape: JSON bodies
-//! (size-limited, objects only), query strings and ids.
+//! (JSON media type, size-limited, time-limited, objects only), query strings
+//! and ids.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::web::{self, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use super::body_deadline::is_deadline_error;
 use crate::error::AppError;
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 256 * 1024;
 
 /// A JSON object body deserialized into `T`. Malformed JSON, a non-object, a
-/// wrong type or a missing field is 400; over `MAX_BODY_BYTES` is 413.
+/// wrong type or a missing field is 400; over `MAX_BODY_BYTES` is 413; a body
+/// that stalls or takes too long is 408; another media type than JSON is 415.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
-/// Like [`JsonBody`], but an empty body means `T::default()`. (`null` is
-/// not an object, so it is 400 like any other non-object.)
+/// Like [`JsonBody`], but an empty body means `T::default()`, whatever its
+/// content type. (`null` is not an object, so it is 400 like any other
+/// non-object.)
 #[derive(Debug)]
 pub struct JsonBodyOrEmpty<T>(pub T);
 
@@ -40,14 +44,43 @@ async fn read_body(req: &HttpRequest, mut payload: Payload) -> Result<BytesMut, 
     }
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| AppError::BadRequest(format!("cannot read the request body: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            if is_deadline_error(&e) {
+                AppError::RequestTimeout
+            } else {
+                AppError::BadRequest(format!("cannot read the request body: {e}"))
+            }
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(AppError::PayloadTooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Whether the body is declared as JSON: `application/json` or any
+/// `application/*+json`, in any case, with or without parameters. Refusing
+/// everything else means a cross-site page cannot send a JSON body with a
+/// "simple" (no preflight) request, whose types are form and text types.
+fn declared_json(req: &HttpRequest) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json") && !subtype.contains('/'))
 }
 
 fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
@@ -69,6 +102,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let (req, payload) = (req.clone(), payload.take());
         Box::pin(async move {
+            if !declared_json(&req) {
+                return Err(AppError::UnsupportedMediaType);
+            }
             let body = read_body(&req, payload).await?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Err(AppError::BadRequest(
@@ -90,6 +126,9 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonBodyOrEmpty<T>
             let body = read_body(&req, payload).await?;
             if body.trim_ascii().is_empty() {
                 return Ok(JsonBodyOrEmpty(T::default()));
+            }
+            if !declared_json(&req) {
+                return Err(AppError::UnsupportedMediaType);
             }
             parse_object(&body).map(JsonBodyOrEmpty)
         })

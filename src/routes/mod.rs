@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod body_deadline;
 pub mod console;
 pub mod extract;
 pub mod fallback;

@@ -64,6 +64,22 @@ pub struct IdempotencyConflict(pub ErrorResponse);
 )]
 pub struct PayloadTooLarge(pub ErrorResponse);
 
+/// 415 `unsupported_media_type`.
+#[derive(IntoResponses)]
+#[response(
+    status = 415,
+    description = "A body was sent without `Content-Type: application/json` (`unsupported_media_type`)"
+)]
+pub struct UnsupportedMediaType(pub ErrorResponse);
+
+/// 408 `request_timeout`.
+#[derive(IntoResponses)]
+#[response(
+    status = 408,
+    description = "The body did not arrive within the body deadlines (`request_timeout`)"
+)]
+pub struct RequestTimeout(pub ErrorResponse);
+
 /// 422 `validation_failed`.
 #[derive(IntoResponses)]
 #[response(
@@ -101,7 +117,9 @@ response_set!(
     /// What any operation that reads a JSON body may answer before it looks
     /// at the values.
     BodyErrors = BadRequest,
+    RequestTimeout,
     PayloadTooLarge,
+    UnsupportedMediaType,
 );
 
 response_set!(

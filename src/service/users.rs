@@ -58,6 +58,18 @@ pub fn find_by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User
         .optional()?)
 }
 
+/// Replaces the stored password hash (after a sign-in, at the configured cost).
+pub fn set_password_hash(
+    conn: &mut DbConnection,
+    id: &str,
+    password_hash: &str,
+) -> Result<(), AppError> {
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(password_hash))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// What an administrator may change about a user.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct UserChanges {

@@ -52,6 +52,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("JWT_SECRET", "test-secret-that-is-long-enough-for-hs256"),
         ("BCRYPT_COST", "4"),
         ("RATE_LIMIT_AUTH_PER_MIN", "0"),
+        ("RATE_LIMIT_REGISTER_PER_MIN", "0"),
         ("RATE_LIMIT_MESSAGES_PER_MIN", "0"),
     ]
     .into_iter()

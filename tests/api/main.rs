@@ -18,6 +18,7 @@ mod ops;
 mod provider;
 mod restarts;
 mod retrieval;
+mod security;
 mod sessions;
 mod slow_upstream;
 mod sse;

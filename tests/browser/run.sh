@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Browser test of the admin console against a real server with a fresh database.
+# Browser tests of the admin console and of Swagger UI (under its CSP) against a real server with a
+# fresh database.
 #
 #   BIN=target/debug/richesreach-chat bash tests/browser/run.sh
 #
 # Installs Debian's Chromium when it is missing, installs playwright-core (no browser download),
 # creates an admin account, starts the server on a free loopback port, runs
-# tests/browser/admin.test.mjs against it and stops the server again. Exits with the test's code.
+# tests/browser/admin.test.mjs and tests/browser/swagger.test.mjs against it and stops the server
+# again. Exits with the tests' code.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -70,6 +72,7 @@ export DATABASE_URL="$TMP/chat.db"
 export JWT_SECRET="browser-test-secret"
 export BCRYPT_COST=4
 export RATE_LIMIT_AUTH_PER_MIN=0
+export RATE_LIMIT_REGISTER_PER_MIN=0
 
 log "creating $ADMIN_EMAIL"
 PASSWORD="$ADMIN_PASSWORD" "$BIN" create-user --email "$ADMIN_EMAIL" --name Admin --admin
@@ -102,7 +105,7 @@ fi
 # (d) The test.
 set +e
 BASE_URL="$BASE_URL" ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" CHROMIUM="$CHROMIUM" \
-  node --test --test-concurrency=1 tests/browser/admin.test.mjs
+  node --test --test-concurrency=1 tests/browser/admin.test.mjs tests/browser/swagger.test.mjs
 STATUS=$?
 set -e
 if [ "$STATUS" -ne 0 ]; then

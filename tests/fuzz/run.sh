@@ -52,7 +52,7 @@ trap cleanup EXIT
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 BASE_URL="http://127.0.0.1:$PORT"
 export BIND="127.0.0.1:$PORT" DATABASE_URL="$TMP/chat.db" JWT_SECRET="fuzz-secret-fuzz-secret-fuzz-secret" \
-  BCRYPT_COST=4 RATE_LIMIT_AUTH_PER_MIN=0 RATE_LIMIT_MESSAGES_PER_MIN=0 RUST_LOG=warn
+  BCRYPT_COST=4 RATE_LIMIT_AUTH_PER_MIN=0 RATE_LIMIT_REGISTER_PER_MIN=0 RATE_LIMIT_MESSAGES_PER_MIN=0 RUST_LOG=warn
 ADMIN_PASSWORD="fuzz-admin-password"
 PASSWORD="$ADMIN_PASSWORD" "$BIN" create-user --email fuzz-admin@example.com --name Fuzz --admin >/dev/null
 "$BIN" serve >"$TMP/server.log" 2>&1 &
