@@ -312,6 +312,12 @@ mod sign_in_limits {
     async fn retry_after_is_the_time_left_in_the_window() {
         let app = spawn_app_with(LIMIT_3).await;
         fresh_window().await;
+        // Not in the window's first seconds either, where the right answer
+        // (60) is also what a broken computation falls back to.
+        let into = chrono::Utc::now().timestamp_millis().rem_euclid(60_000);
+        if into < 2_000 {
+            tokio::time::sleep(Duration::from_millis(u64::try_from(2_000 - into).unwrap())).await;
+        }
         for _ in 0..3 {
             app.login("ann@example.com", "wrong password").await;
         }
