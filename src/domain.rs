@@ -3,6 +3,7 @@
 
 mod role;
 mod status;
+mod text_enum;
 
 pub use role::Role;
 pub use status::MessageStatus;

@@ -43,7 +43,18 @@ pub fn heuristic_title(first_message: &str, topic_title: Option<&str>) -> String
 /// Cleans what a model answered to a title request: first line, no quotes or
 /// trailing punctuation, at most 6 words and 60 characters.
 pub fn clean_model_title(raw: &str) -> Option<String> {
-    let line = raw.lines().map(str::trim).find(|l| !l.is_empty())?;
+    // A model's output obeys the rules a user's title does: no control or
+    // invisible format characters (zero-width spaces, bidi overrides).
+    let visible: String = raw
+        .chars()
+        .filter(|&c| {
+            c == '\n'
+                || !(c.is_control()
+                    || unicode_general_category::get_general_category(c)
+                        == unicode_general_category::GeneralCategory::Format)
+        })
+        .collect();
+    let line = visible.lines().map(str::trim).find(|l| !l.is_empty())?;
     let line = line
         .trim_start_matches(|c: char| c == '#' || c == '*' || c.is_whitespace())
         .trim_start_matches("Title:")
@@ -62,6 +73,14 @@ pub fn clean_model_title(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_titles_lose_invisible_characters() {
+        assert_eq!(
+            clean_model_title("Bud\u{200B}get\u{202E} plan").as_deref(),
+            Some("Budget plan")
+        );
+    }
 
     #[test]
     fn heuristic_prefers_the_topic() {

@@ -222,16 +222,37 @@ pub fn flush_stopped(
     owner: &str,
     content: &str,
 ) -> Result<bool, AppError> {
+    let_go(
+        conn,
+        message_id,
+        owner,
+        content,
+        MessageStatus::Stopped,
+        None,
+    )
+}
+
+/// Stores `content` and clears the lease of a reply `owner` holds in
+/// `status`; `expires_at` is what the lease expiry becomes (`Some(0)`: at
+/// once, for another process to claim). False when `owner` no longer holds it.
+fn let_go(
+    conn: &mut DbConnection,
+    message_id: &str,
+    owner: &str,
+    content: &str,
+    status: MessageStatus,
+    expires_at: Option<i64>,
+) -> Result<bool, AppError> {
     let updated = diesel::update(
         chat_messages::table
             .find(message_id)
             .filter(chat_messages::lease_owner.eq(owner))
-            .filter(chat_messages::status.eq(MessageStatus::Stopped)),
+            .filter(chat_messages::status.eq(status)),
     )
     .set((
         chat_messages::content.eq(content),
         chat_messages::lease_owner.eq(None::<String>),
-        chat_messages::lease_expires_at.eq(None::<i64>),
+        chat_messages::lease_expires_at.eq(expires_at),
     ))
     .execute(conn)?;
     Ok(updated == 1)
@@ -323,19 +344,14 @@ pub fn release(
     owner: &str,
     content: &str,
 ) -> Result<bool, AppError> {
-    let updated = diesel::update(
-        chat_messages::table
-            .find(message_id)
-            .filter(chat_messages::lease_owner.eq(owner))
-            .filter(chat_messages::status.eq(MessageStatus::Generating)),
+    let_go(
+        conn,
+        message_id,
+        owner,
+        content,
+        MessageStatus::Generating,
+        Some(0),
     )
-    .set((
-        chat_messages::content.eq(content),
-        chat_messages::lease_owner.eq(None::<String>),
-        chat_messages::lease_expires_at.eq(0),
-    ))
-    .execute(conn)?;
-    Ok(updated == 1)
 }
 
 /// The name of a session's owner and the session's title, for a process
