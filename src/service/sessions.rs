@@ -155,17 +155,13 @@ pub fn delete(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<(), Ap
 
 /// Sets an automatic title unless the session already has one (a user-set
 /// title is never overwritten). Does not count as activity.
-pub fn set_title_if_unset(
-    conn: &mut DbConnection,
-    id: &str,
-    title: &str,
-) -> Result<bool, AppError> {
-    let updated = diesel::update(
+pub fn set_title_if_unset(conn: &mut DbConnection, id: &str, title: &str) -> Result<(), AppError> {
+    diesel::update(
         chat_sessions::table
             .find(id)
             .filter(chat_sessions::title.is_null()),
     )
     .set(chat_sessions::title.eq(title))
     .execute(conn)?;
-    Ok(updated == 1)
+    Ok(())
 }
