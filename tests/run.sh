@@ -16,12 +16,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { printf '[tests] %s\n' "$*" >&2; }
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  log "installing Node.js"
-  SUDO=""; [ "$(id -u)" != 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
-fi
+# shellcheck source=tests/lib.sh
+source tests/lib.sh
+ensure_node
 
 log "building"
 cargo build --locked --all-targets

@@ -14,6 +14,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 BIN="${BIN:-target/debug/richesreach-chat}"
 case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+# shellcheck source=tests/lib.sh
+source "$ROOT/tests/lib.sh"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
 log() { printf '[browser-test] %s\n' "$*" >&2; }
@@ -22,7 +24,7 @@ if [ ! -x "$BIN" ]; then
   log "server binary not found at $BIN (build it first, e.g. cargo build)"
   exit 2
 fi
-command -v node >/dev/null || { log "node is required"; exit 2; }
+ensure_node
 
 # (a) Debian's Chromium: playwright-core drives it, nothing is downloaded.
 if [ ! -x "$CHROMIUM" ]; then
@@ -47,22 +49,9 @@ rm -rf tests/browser/out
 mkdir -p tests/browser/out
 
 # (c) A server on a free port with a fresh database and an admin account.
-TMP="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-PORT="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+prepare_server_tmp
+PORT="$(free_port)"
 BASE_URL="http://127.0.0.1:$PORT"
 ADMIN_EMAIL="admin@example.com"
 ADMIN_PASSWORD="admin-$(node -e "console.log(require('crypto').randomBytes(12).toString('hex'))")"

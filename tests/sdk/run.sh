@@ -21,6 +21,8 @@ cd "$ROOT"
 BIN="${BIN:-target/debug/richesreach-chat}"
 case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
 SDK="$ROOT/tests/sdk"
+# shellcheck source=tests/lib.sh
+source "$ROOT/tests/lib.sh"
 OUT="$SDK/generated"
 
 log() { printf '[sdk] %s\n' "$*" >&2; }
@@ -38,12 +40,7 @@ timed() { # timed <label> <command...>: runs it and logs how long it took
 
 [ -x "$BIN" ] || { log "server binary not found at $BIN (build it first, e.g. cargo build)"; exit 2; }
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  log "installing Node.js"
-  SUDO=""; [ "$(id -u)" != 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
-fi
+ensure_node
 
 # No anonymous usage data from Redocly, no update or notification checks.
 export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true REDOCLY_SUPPRESS_NOTIFICATIONS=true
@@ -62,22 +59,9 @@ timed "npm ci" bash -c 'cd "$1" && npm ci --prefer-offline --no-audit --no-fund 
 rm -rf "$OUT"
 
 # A server on a free port with a fresh database; the offline responder answers (no provider key).
-TMP="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-PORT="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+prepare_server_tmp
+PORT="$(free_port)"
 BASE_URL="http://127.0.0.1:$PORT"
 log "starting the server on $BASE_URL"
 env -u OPENAI_API_KEY -u OPENAI_BASE_URL \
