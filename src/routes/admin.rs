@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::auth::User;
 use super::extract::{resource_id, JsonBody};
-use super::messages::{message_page, Message, OrderQuery};
+use super::messages::{message_page, ConversationQuery, Message, OrderQuery};
 use super::responses::{AdminErrors, BadRequest, NotFound};
 use super::sessions::Session;
 use super::PageQuery;
@@ -292,7 +292,7 @@ pub async fn admin_list_sessions(
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "Session id"), PageQuery, OrderQuery),
+    params(("id" = String, Path, format = Uuid, description = "Session id"), PageQuery, OrderQuery, ConversationQuery),
     responses(
         (status = 200, description = "A page of messages", body = Page<Message>),
         BadRequest,
@@ -307,6 +307,7 @@ pub async fn admin_list_session_messages(
     id: web::Path<String>,
     page: web::Query<PageQuery>,
     order: web::Query<OrderQuery>,
+    which: web::Query<ConversationQuery>,
 ) -> Result<HttpResponse, AppError> {
-    message_page(&state, Access::Any, &id, &page, &order).await
+    message_page(&state, Access::Any, &id, &page, &order, &which).await
 }
