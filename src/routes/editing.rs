@@ -14,7 +14,9 @@ use super::messages::{
     replay, reply_events, wants_stream, Message, MessageExchange, ReplyStreamEvent,
     SendMessageQuery, SSE_DESCRIPTION,
 };
-use super::responses::{BodyErrors, OwnedErrors, RateLimited, StateOrKeyConflict, ValidationFailed};
+use super::responses::{
+    BodyErrors, OwnedErrors, RateLimited, StateOrKeyConflict, ValidationFailed,
+};
 use super::sse;
 use crate::auth::AuthUser;
 use crate::domain::MessageContent;

@@ -226,14 +226,8 @@ impl Chat {
     ) -> Result<MessageWithSources, AppError> {
         let user_id = asker.user_id;
         self.begin(asker.name, streamed, move |conn, lease| {
-            let (reply, session) = editing::start_regenerate(
-                conn,
-                &user_id,
-                &session_id,
-                &message_id,
-                lease,
-                also,
-            )?;
+            let (reply, session) =
+                editing::start_regenerate(conn, &user_id, &session_id, &message_id, lease, also)?;
             let row = reply.message.clone();
             Ok((reply, row, session))
         })

@@ -104,10 +104,13 @@ pub fn start_regenerate(
             .filter(other.field(chat_messages::session_id).eq(session_id))
             .filter(other.field(chat_messages::superseded_by).is_null())
             .filter(
-                other.field(chat_messages::created_at).gt(old.created_at).or(other
+                other
                     .field(chat_messages::created_at)
-                    .eq(old.created_at)
-                    .and(other.field(chat_messages::id).gt(&old.id))),
+                    .gt(old.created_at)
+                    .or(other
+                        .field(chat_messages::created_at)
+                        .eq(old.created_at)
+                        .and(other.field(chat_messages::id).gt(&old.id))),
             );
         let replaced = diesel::update(
             chat_messages::table
@@ -167,7 +170,11 @@ pub fn start_edit(
         let being_written_after = other
             .filter(other.field(chat_messages::session_id).eq(session_id))
             .filter(other.field(chat_messages::superseded_by).is_null())
-            .filter(other.field(chat_messages::status).eq(MessageStatus::Generating))
+            .filter(
+                other
+                    .field(chat_messages::status)
+                    .eq(MessageStatus::Generating),
+            )
             .filter(other.field(chat_messages::created_at).ge(edited.created_at));
         let replaced = diesel::update(
             chat_messages::table
@@ -196,9 +203,11 @@ pub fn start_edit(
                 .filter(chat_messages::session_id.eq(session_id))
                 .filter(chat_messages::superseded_by.is_null())
                 .filter(
-                    chat_messages::created_at.gt(edited.created_at).or(chat_messages::created_at
-                        .eq(edited.created_at)
-                        .and(chat_messages::id.gt(&edited.id))),
+                    chat_messages::created_at
+                        .gt(edited.created_at)
+                        .or(chat_messages::created_at
+                            .eq(edited.created_at)
+                            .and(chat_messages::id.gt(&edited.id))),
                 ),
         )
         .set(chat_messages::superseded_by.eq(&question.id))

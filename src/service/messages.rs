@@ -91,7 +91,12 @@ pub(super) fn with_sources(
 }
 
 /// Marks activity on a session: `added` more messages, `updated_at` bumped.
-pub(super) fn bump(conn: &mut DbConnection, session_id: &str, added: i64, at: i64) -> Result<(), AppError> {
+pub(super) fn bump(
+    conn: &mut DbConnection,
+    session_id: &str,
+    added: i64,
+    at: i64,
+) -> Result<(), AppError> {
     diesel::update(chat_sessions::table.find(session_id))
         .set((
             chat_sessions::message_count.eq(chat_sessions::message_count + added),
