@@ -240,12 +240,13 @@ pub struct MessageExchange {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ReplyStreamEvent {
-    /// The stored question (a send only).
+    /// The stored question (a send or an edit).
     UserMessage {
         #[schema(schema_with = message_json)]
         data: String,
     },
-    /// The reply's row as stored at the start: `status: generating`, empty (a send only).
+    /// The reply's row as stored at the start: `status: generating`, empty
+    /// (a send, a regenerate or an edit; not a resume).
     ReplyStarted {
         #[schema(schema_with = message_json)]
         data: String,

@@ -1068,3 +1068,95 @@ async fn a_reply_of_an_edit_whose_writer_died_is_taken_over_with_the_edited_cont
         .iter()
         .any(|(_, c)| c == "two" || c == "answer to two"));
 }
+
+/// The document types both operations and their twins for SDK generators.
+#[test]
+fn the_document_describes_regenerate_and_edit() {
+    let spec: Value =
+        serde_json::from_str(&richesreach_chat::openapi::spec_json()).expect("the spec is JSON");
+    let paths = &spec["paths"];
+    let base = "/sessions/{id}/messages/{message_id}";
+    let schema_ref = |name: &str| format!("#/components/schemas/{name}");
+    for (suffix, operation_id, request, created) in [
+        (
+            "/regenerate",
+            "regenerate_reply",
+            "RegenerateRequest",
+            Some("Message"),
+        ),
+        (
+            "/regenerate/stream",
+            "regenerate_reply_stream",
+            "RegenerateRequest",
+            None,
+        ),
+        (
+            "/edit",
+            "edit_message",
+            "EditMessageRequest",
+            Some("MessageExchange"),
+        ),
+        (
+            "/edit/stream",
+            "edit_message_stream",
+            "EditMessageRequest",
+            None,
+        ),
+    ] {
+        let op = &paths[format!("{base}{suffix}")]["post"];
+        assert_eq!(op["operationId"], operation_id);
+        assert_eq!(
+            op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            schema_ref(request),
+            "{operation_id}"
+        );
+        let headers: Vec<&str> = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "header")
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(headers, ["Idempotency-Key"], "{operation_id}");
+        let responses = &op["responses"];
+        for status in ["400", "401", "404", "409", "429"] {
+            assert!(responses[status].is_object(), "{operation_id} {status}");
+        }
+        let conflict = responses["409"]["description"].as_str().unwrap();
+        assert!(conflict.contains("`conflict`") && conflict.contains("`idempotency_conflict`"));
+        assert_eq!(
+            responses["422"].is_object(),
+            operation_id.starts_with("edit"),
+            "{operation_id}"
+        );
+        match created {
+            Some(body) => {
+                let ok = &responses["201"];
+                assert_eq!(
+                    ok["content"]["application/json"]["schema"]["$ref"],
+                    schema_ref(body)
+                );
+                assert!(ok["headers"]["Idempotent-Replayed"].is_object());
+                assert!(responses["200"].is_null());
+            }
+            None => {
+                let ok = &responses["200"];
+                assert_eq!(
+                    ok["content"]["text/event-stream"]["schema"]["$ref"],
+                    schema_ref("ReplyStreamEvent")
+                );
+                assert_eq!(ok["content"].as_object().unwrap().len(), 1);
+                assert!(responses["201"].is_null());
+            }
+        }
+    }
+    for list in ["/sessions/{id}/messages", "/admin/sessions/{id}/messages"] {
+        let params = paths[list]["get"]["parameters"].as_array().unwrap();
+        assert!(
+            params
+                .iter()
+                .any(|p| p["name"] == "include_superseded" && p["in"] == "query"),
+            "{list}"
+        );
+    }
+}
