@@ -77,7 +77,8 @@ pub struct UserActivity {
     pub user: User,
     pub is_active: bool,
     pub session_count: i64,
-    /// Messages of both roles in their sessions.
+    /// Messages of both roles in their sessions' conversations (not those a
+    /// regenerate or an edit replaced).
     pub message_count: i64,
     /// Time of their latest message.
     #[schema(required = true, format = DateTime)]
