@@ -51,7 +51,8 @@ pub struct DayCount {
 pub struct Stats {
     pub users: i64,
     pub sessions: i64,
-    /// Messages of both roles.
+    /// Every stored message of both roles, those a regenerate or an edit
+    /// replaced included.
     pub messages: i64,
     pub messages_last_24h: i64,
     /// Share of assistant replies written by the offline responder (0–1).
