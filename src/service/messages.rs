@@ -135,7 +135,10 @@ pub fn start_exchange(
     also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError>,
 ) -> Result<(Exchange, Session), AppError> {
     conn.immediate_transaction(|conn| {
-        let session = sessions::get_owned(conn, user_id, session_id)?;
+        // Locked first, as regenerate and edit lock it (`service::editing`):
+        // on a backend with concurrent writers, changes to one conversation
+        // then happen one after the other and `last_message_at` is current.
+        let session = sessions::lock_owned(conn, user_id, session_id)?;
         // Strictly after everything already in the session, so the order of
         // the conversation is the order of `created_at`.
         let now = now_ms().max(session.last_message_at.map_or(0, |t| t + 1));
