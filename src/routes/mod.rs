@@ -14,6 +14,7 @@ pub mod body_deadline;
 pub mod console;
 pub mod extract;
 pub mod fallback;
+pub mod feedback;
 pub mod idempotency;
 pub mod messages;
 pub mod ops;
@@ -21,6 +22,7 @@ pub mod replies;
 pub mod responses;
 pub mod sessions;
 pub mod sse;
+pub mod usage;
 
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -35,6 +37,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(sessions::configure)
         .configure(messages::configure)
         .configure(replies::configure)
+        .configure(feedback::configure)
+        .configure(usage::configure)
         .configure(admin::configure)
         .configure(console::configure)
         .configure(ops::configure);

@@ -3,13 +3,16 @@
 //! layer maps to statuses in one place.
 
 pub mod chat;
+pub mod feedback;
 pub mod idempotency;
 pub mod live;
 pub mod messages;
 pub mod pagination;
 pub mod rate_limit;
 pub mod replies;
+pub mod retention;
 pub mod sessions;
 pub mod stats;
 pub mod tokens;
+pub mod usage;
 pub mod users;
