@@ -9,6 +9,7 @@ mod concurrency;
 mod console;
 mod durable;
 mod errors;
+mod feedback;
 mod grounding;
 mod helpers;
 mod idempotency;
