@@ -17,6 +17,7 @@ mod messages;
 mod openapi;
 mod ops;
 mod provider;
+mod quotas;
 mod restarts;
 mod retrieval;
 mod security;
