@@ -19,6 +19,7 @@ mod ops;
 mod provider;
 mod quotas;
 mod restarts;
+mod retention;
 mod retrieval;
 mod security;
 mod sessions;
