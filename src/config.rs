@@ -377,7 +377,11 @@ mod tests {
     fn quotas_and_retention_are_off_by_default_and_sweeps_are_at_least_hourly() {
         let s = settings(&[]).unwrap();
         assert_eq!(
-            (s.token_quota_per_day, s.retention_days, s.retention_sweep_secs),
+            (
+                s.token_quota_per_day,
+                s.retention_days,
+                s.retention_sweep_secs
+            ),
             (0, 0, 3600)
         );
         let s = settings(&[("TOKEN_QUOTA_PER_DAY", "5000"), ("RETENTION_DAYS", "30")]).unwrap();

@@ -243,9 +243,8 @@ impl FeedbackComment {
     pub fn parse(raw: Option<&str>) -> Result<Option<Self>, FieldError> {
         match raw.map(str::trim).filter(|t| !t.is_empty()) {
             None => Ok(None),
-            Some(text) => {
-                bounded_text("comment", text, FEEDBACK_COMMENT_MAX_CHARS, true).map(|t| Some(Self(t)))
-            }
+            Some(text) => bounded_text("comment", text, FEEDBACK_COMMENT_MAX_CHARS, true)
+                .map(|t| Some(Self(t))),
         }
     }
     pub fn into_inner(self) -> String {

@@ -56,7 +56,8 @@ const FEEDBACK: Family = Family {
 };
 const QUOTA_FALLBACKS: Family = Family {
     name: "quota_fallbacks_total",
-    help: "Replies written by the offline responder because the user's daily token quota was used up.",
+    help:
+        "Replies written by the offline responder because the user's daily token quota was used up.",
     labels: &[],
 };
 const RETENTION_DELETIONS: Family = Family {

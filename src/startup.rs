@@ -26,9 +26,9 @@ use crate::routes::fallback::{fallback, RouteTable};
 use crate::routes::{self, body_deadline, console, ops};
 use crate::security_headers::add_security_headers;
 use crate::service::chat::{Chat, ContextLimits};
+use crate::service::rate_limit::RateLimiter;
 use crate::service::retention::Retention;
 use crate::service::usage::Quota;
-use crate::service::rate_limit::RateLimiter;
 use crate::state::AppState;
 
 /// Paths served outside the API document, with their methods: the console's

@@ -8,7 +8,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{resource_id, JsonBody};
 use super::messages::Message;
-use super::responses::{AdminErrors, BadRequest, BodyErrors, Conflict, OwnedErrors, ValidationFailed};
+use super::responses::{
+    AdminErrors, BadRequest, BodyErrors, Conflict, OwnedErrors, ValidationFailed,
+};
 use super::PageQuery;
 use crate::auth::{AdminUser, AuthUser};
 use crate::domain::{FeedbackComment, Rating, Violations};
@@ -100,9 +102,7 @@ pub async fn put_feedback(
     let comment = comment.map(FeedbackComment::into_inner);
     let rated = state
         .db
-        .run(move |conn| {
-            feedback::put(conn, &user.id, &session_id, &message_id, rating, comment)
-        })
+        .run(move |conn| feedback::put(conn, &user.id, &session_id, &message_id, rating, comment))
         .await?;
     state.metrics.feedback(rating.as_str());
     Ok(HttpResponse::Ok().json(Message::from(&rated)))

@@ -75,10 +75,12 @@ pub fn spent_on(conn: &mut DbConnection, user_id: &str, day: &str) -> Result<Spe
         .select((token_usage::prompt_tokens, token_usage::completion_tokens))
         .first(conn)
         .optional()?;
-    Ok(row.map_or_else(Spent::default, |(prompt_tokens, completion_tokens)| Spent {
-        prompt_tokens,
-        completion_tokens,
-    }))
+    Ok(
+        row.map_or_else(Spent::default, |(prompt_tokens, completion_tokens)| Spent {
+            prompt_tokens,
+            completion_tokens,
+        }),
+    )
 }
 
 /// The total each of `user_ids` spent on `day` (absent: nothing).

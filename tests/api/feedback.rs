@@ -62,10 +62,7 @@ async fn rating_a_reply_answers_the_message_with_its_feedback() {
     assert_eq!(listed[0].feedback, None);
     let one: Message = app
         .get_json(
-            &format!(
-                "/sessions/{}/messages/{}",
-                rated.session_id, rated.id
-            ),
+            &format!("/sessions/{}/messages/{}", rated.session_id, rated.id),
             &ann.token,
         )
         .await;
@@ -78,7 +75,16 @@ async fn a_second_rating_replaces_the_first_and_renews_its_time() {
     let ann = app.new_user("Ann").await;
     let exchange = exchange_of(&app, &ann).await;
     let path = feedback_path(&exchange, &exchange.assistant_message);
-    let first: Message = json(put(&app, &ann, &path, json!({"rating": "down", "comment": "meh"})).await).await;
+    let first: Message = json(
+        put(
+            &app,
+            &ann,
+            &path,
+            json!({"rating": "down", "comment": "meh"}),
+        )
+        .await,
+    )
+    .await;
     tick().await;
 
     let second: Message = json(put(&app, &ann, &path, json!({"rating": "up"})).await).await;
@@ -86,7 +92,10 @@ async fn a_second_rating_replaces_the_first_and_renews_its_time() {
     let (first, second) = (first.feedback.unwrap(), second.feedback.unwrap());
     assert_eq!(second.rating, Rating::Up);
     assert_eq!(second.comment, None);
-    assert!(second.created_at > first.created_at, "{second:?} after {first:?}");
+    assert!(
+        second.created_at > first.created_at,
+        "{second:?} after {first:?}"
+    );
     assert_eq!(
         db_count(&app, "SELECT COUNT(*) AS n FROM message_feedback".into()).await,
         1
@@ -110,7 +119,10 @@ async fn deleting_feedback_removes_it_and_is_fine_when_there_is_none() {
     assert_eq!(listed[1].feedback, None);
     // On a user message, where there never is any, too.
     let response = app
-        .delete(&feedback_path(&exchange, &exchange.user_message), &ann.token)
+        .delete(
+            &feedback_path(&exchange, &exchange.user_message),
+            &ann.token,
+        )
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }
@@ -147,7 +159,10 @@ async fn other_ratings_and_long_comments_are_validation_failures() {
         (json!({"rating": "sideways"}), "rating"),
         (json!({"rating": "UP"}), "rating"),
         (json!({"rating": ""}), "rating"),
-        (json!({"rating": "up", "comment": "x".repeat(2_001)}), "comment"),
+        (
+            json!({"rating": "up", "comment": "x".repeat(2_001)}),
+            "comment",
+        ),
     ] {
         let error = assert_error(
             put(&app, &ann, &path, body.clone()).await,
@@ -160,9 +175,20 @@ async fn other_ratings_and_long_comments_are_validation_failures() {
     }
     // Exactly 2,000 characters (multi-byte ones count as one) is fine.
     let longest = "é".repeat(2_000);
-    let rated: Message =
-        json(put(&app, &ann, &path, json!({"rating": "up", "comment": longest})).await).await;
-    assert_eq!(rated.feedback.unwrap().comment.unwrap().chars().count(), 2_000);
+    let rated: Message = json(
+        put(
+            &app,
+            &ann,
+            &path,
+            json!({"rating": "up", "comment": longest}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        rated.feedback.unwrap().comment.unwrap().chars().count(),
+        2_000
+    );
 }
 
 #[tokio::test]
@@ -172,9 +198,18 @@ async fn malformed_bodies_are_bad_requests() {
     let exchange = exchange_of(&app, &ann).await;
     let path = feedback_path(&exchange, &exchange.assistant_message);
 
-    for body in [json!({}), json!({"rating": 1}), json!({"rating": "up", "comment": 5}), json!([])] {
-        assert_error(put(&app, &ann, &path, body).await, StatusCode::BAD_REQUEST, "bad_request")
-            .await;
+    for body in [
+        json!({}),
+        json!({"rating": 1}),
+        json!({"rating": "up", "comment": 5}),
+        json!([]),
+    ] {
+        assert_error(
+            put(&app, &ann, &path, body).await,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
     }
 }
 
@@ -193,7 +228,12 @@ async fn another_users_messages_cannot_be_rated_or_unrated() {
         "not_found",
     )
     .await;
-    assert_error(app.delete(&path, &bob.token).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(
+        app.delete(&path, &bob.token).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 
     // Ann's rating is untouched.
     let listed = app.messages(&ann, &exchange.user_message.session_id).await;
@@ -211,9 +251,15 @@ async fn unknown_messages_and_sessions_are_not_found_and_bad_ids_are_bad_request
 
     for path in [
         format!("/sessions/{session}/messages/{unknown}/feedback"),
-        format!("/sessions/{unknown}/messages/{}/feedback", exchange.assistant_message.id),
+        format!(
+            "/sessions/{unknown}/messages/{}/feedback",
+            exchange.assistant_message.id
+        ),
         // The message exists, but not in this session.
-        format!("/sessions/{other_session}/messages/{}/feedback", exchange.assistant_message.id),
+        format!(
+            "/sessions/{other_session}/messages/{}/feedback",
+            exchange.assistant_message.id
+        ),
     ] {
         assert_error(
             put(&app, &ann, &path, json!({"rating": "up"})).await,
@@ -221,7 +267,12 @@ async fn unknown_messages_and_sessions_are_not_found_and_bad_ids_are_bad_request
             "not_found",
         )
         .await;
-        assert_error(app.delete(&path, &ann.token).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert_error(
+            app.delete(&path, &ann.token).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
     }
 }
 
@@ -249,7 +300,10 @@ async fn feedback_goes_with_its_session() {
     json::<Message>(put(&app, &ann, &path, json!({"rating": "up"})).await).await;
 
     let response = app
-        .delete(&format!("/sessions/{}", exchange.user_message.session_id), &ann.token)
+        .delete(
+            &format!("/sessions/{}", exchange.user_message.session_id),
+            &ann.token,
+        )
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
@@ -278,7 +332,10 @@ async fn ratings_are_counted_in_the_metrics() {
         .text()
         .await
         .unwrap();
-    assert!(text.contains(r#"feedback_total{rating="down"} 2"#), "{text}");
+    assert!(
+        text.contains(r#"feedback_total{rating="down"} 2"#),
+        "{text}"
+    );
     assert!(text.contains(r#"feedback_total{rating="up"} 1"#), "{text}");
 }
 

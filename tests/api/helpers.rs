@@ -23,7 +23,7 @@ pub use richesreach_chat::{
     routes::admin::{AdminSession, FeedbackCounts, Stats, TokenTotals, UserActivity},
     routes::auth::{TokenPair, User},
     routes::feedback::RatedMessage,
-    routes::messages::{Delta, Feedback, Message, MessageExchange, Rating, Usage},
+    routes::messages::{Delta, Message, MessageExchange, Rating, Usage},
     routes::ops::Health,
     routes::sessions::Session,
     routes::usage::TokenUsage,

@@ -12,7 +12,7 @@ use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    assert_error, db_execute, json, spawn_app, Page, Session, TestApp, TokenUsage, UserActivity,
+    assert_error, db_execute, spawn_app, Page, Session, TestApp, TokenUsage, UserActivity,
 };
 use crate::provider::{app_with_upstream, chat_requests, completion};
 
@@ -49,7 +49,10 @@ fn today() -> String {
 }
 
 fn next_midnight() -> String {
-    let tomorrow = Utc::now().date_naive().checked_add_days(Days::new(1)).unwrap();
+    let tomorrow = Utc::now()
+        .date_naive()
+        .checked_add_days(Days::new(1))
+        .unwrap();
     tomorrow
         .and_time(NaiveTime::MIN)
         .and_utc()
@@ -107,7 +110,10 @@ async fn provider_tokens_are_counted_per_user_and_shown_to_administrators() {
     assert_eq!(ann_usage.quota, Some(1000));
     assert_eq!(ann_usage.remaining, Some(1000 - 2 * REPLY_TOKENS));
     let bob_usage = usage(&app, &bob.token).await;
-    assert_eq!((bob_usage.prompt_tokens, bob_usage.remaining), (0, Some(1000)));
+    assert_eq!(
+        (bob_usage.prompt_tokens, bob_usage.remaining),
+        (0, Some(1000))
+    );
     let users: Page<UserActivity> = app.get_json("/admin/users", &admin.token).await;
     let tokens_of = |id: &str| {
         users
@@ -132,7 +138,9 @@ async fn titles_count_against_the_quota() {
 
     // The title is asked for in the background: wait for it.
     for _ in 0..100 {
-        let s: Session = app.get_json(&format!("/sessions/{session}"), &ann.token).await;
+        let s: Session = app
+            .get_json(&format!("/sessions/{session}"), &ann.token)
+            .await;
         if s.title.is_some() {
             break;
         }
@@ -192,7 +200,9 @@ async fn a_used_up_quota_is_answered_offline_without_asking_the_provider() {
         .expect("an assistant_message event");
     assert_eq!(last["fallback"], true, "{streamed}");
     assert!(third.assistant_message.fallback);
-    let titled: Session = app.get_json(&format!("/sessions/{untitled}"), &ann.token).await;
+    let titled: Session = app
+        .get_json(&format!("/sessions/{untitled}"), &ann.token)
+        .await;
     assert!(titled.title.is_some(), "a derived title");
     // Nothing more reached the upstream, neither replies nor titles.
     tokio::time::sleep(Duration::from_millis(200)).await;

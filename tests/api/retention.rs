@@ -106,7 +106,10 @@ async fn idle_sessions_are_deleted_with_everything_in_them_and_recent_ones_stay(
         .await,
         0
     );
-    assert_eq!(db_count(&app, in_old("message_feedback", "message_id")).await, 0);
+    assert_eq!(
+        db_count(&app, in_old("message_feedback", "message_id")).await,
+        0
+    );
     assert_eq!(rows(&app, "message_feedback").await, 2);
     assert_eq!(rows(&app, "chat_messages").await, 4);
     // The user and the other sessions' messages are untouched.
@@ -117,7 +120,10 @@ async fn idle_sessions_are_deleted_with_everything_in_them_and_recent_ones_stay(
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("retention_deleted_sessions_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("retention_deleted_sessions_total 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -128,13 +134,7 @@ async fn many_idle_sessions_are_deleted_in_batches() {
     // More than one batch (100) of idle, empty sessions.
     let at = chrono::Utc::now().timestamp_millis() - 8 * DAY_MS;
     let values: Vec<String> = (0..250)
-        .map(|_| {
-            format!(
-                "('{}', '{}', 0, {at}, {at})",
-                uuid::Uuid::now_v7(),
-                ann.id
-            )
-        })
+        .map(|_| format!("('{}', '{}', 0, {at}, {at})", uuid::Uuid::now_v7(), ann.id))
         .collect();
     db_execute(
         &app,

@@ -70,11 +70,17 @@ async fn rated_replies_are_listed_newest_feedback_first_with_their_owner() {
     assert_eq!(page.items[0].message, renewed);
     assert_eq!(page.items[0].session_id, renewed.session_id);
     assert_eq!(
-        (page.items[0].user_id.as_str(), page.items[0].user_email.as_str()),
+        (
+            page.items[0].user_id.as_str(),
+            page.items[0].user_email.as_str()
+        ),
         (ann.id.as_str(), ann.email.as_str())
     );
     assert_eq!(
-        (page.items[2].user_id.as_str(), page.items[2].user_email.as_str()),
+        (
+            page.items[2].user_id.as_str(),
+            page.items[2].user_email.as_str()
+        ),
         (bob.id.as_str(), bob.email.as_str())
     );
     assert_eq!(page.next_cursor, None);
@@ -89,7 +95,9 @@ async fn the_list_filters_by_rating_and_pages() {
     let down: Vec<RatedMessage> = app
         .walk_pages::<Page<RatedMessage>>("/admin/feedback?rating=down", 1, &admin.token)
         .await;
-    let up: Page<RatedMessage> = app.get_json("/admin/feedback?rating=up", &admin.token).await;
+    let up: Page<RatedMessage> = app
+        .get_json("/admin/feedback?rating=up", &admin.token)
+        .await;
     let all: Vec<RatedMessage> = app
         .walk_pages::<Page<RatedMessage>>("/admin/feedback", 2, &admin.token)
         .await;
@@ -135,7 +143,10 @@ async fn removed_feedback_leaves_the_list_and_the_counts() {
     let third = &exchanges[2].assistant_message;
     let response = app
         .delete(
-            &format!("/sessions/{}/messages/{}/feedback", third.session_id, third.id),
+            &format!(
+                "/sessions/{}/messages/{}/feedback",
+                third.session_id, third.id
+            ),
             &ann.token,
         )
         .await;
