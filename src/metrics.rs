@@ -49,6 +49,23 @@ const LLM_TOKENS: Family = Family {
     labels: &["kind"],
 };
 
+const FEEDBACK: Family = Family {
+    name: "feedback_total",
+    help: "Ratings given to replies, by rating.",
+    labels: &["rating"],
+};
+const QUOTA_FALLBACKS: Family = Family {
+    name: "quota_fallbacks_total",
+    help:
+        "Replies written by the offline responder because the user's daily token quota was used up.",
+    labels: &[],
+};
+const RETENTION_DELETIONS: Family = Family {
+    name: "retention_deleted_sessions_total",
+    help: "Sessions deleted by the retention sweep.",
+    labels: &[],
+};
+
 /// The `prometheus` crate sorts labels by name; these families have always
 /// been exposed in their declared order (`provider` before `outcome`), and
 /// `render` keeps it so scrapes stay byte-for-byte what they were.
@@ -63,6 +80,9 @@ pub struct Metrics {
     fallbacks: IntCounter,
     prompt_tokens: IntCounter,
     completion_tokens: IntCounter,
+    feedback: IntCounterVec,
+    quota_fallbacks: IntCounter,
+    retention_deletions: IntCounter,
 }
 
 impl Metrics {
@@ -80,12 +100,21 @@ impl Metrics {
         // Both token series exist from the start, at 0, as they always have.
         let prompt_tokens = tokens.get_metric_with_label_values(&["prompt"])?;
         let completion_tokens = tokens.get_metric_with_label_values(&["completion"])?;
-        let collectors: [Box<dyn Collector>; 5] = [
+        let feedback = IntCounterVec::new(opts(&FEEDBACK), FEEDBACK.labels)?;
+        for rating in ["up", "down"] {
+            feedback.get_metric_with_label_values(&[rating])?;
+        }
+        let quota_fallbacks = IntCounter::with_opts(opts(&QUOTA_FALLBACKS))?;
+        let retention_deletions = IntCounter::with_opts(opts(&RETENTION_DELETIONS))?;
+        let collectors: [Box<dyn Collector>; 8] = [
             Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(llm_calls.clone()),
             Box::new(fallbacks.clone()),
             Box::new(tokens),
+            Box::new(feedback.clone()),
+            Box::new(quota_fallbacks.clone()),
+            Box::new(retention_deletions.clone()),
         ];
         for collector in collectors {
             registry.register(collector)?;
@@ -98,6 +127,9 @@ impl Metrics {
             fallbacks,
             prompt_tokens,
             completion_tokens,
+            feedback,
+            quota_fallbacks,
+            retention_deletions,
         })
     }
 
@@ -132,6 +164,22 @@ impl Metrics {
     pub fn llm_tokens(&self, prompt: u32, completion: u32) {
         self.prompt_tokens.inc_by(u64::from(prompt));
         self.completion_tokens.inc_by(u64::from(completion));
+    }
+
+    /// A rating given to a reply (`up` or `down`).
+    pub fn feedback(&self, rating: &str) {
+        if let Ok(counter) = self.feedback.get_metric_with_label_values(&[rating]) {
+            counter.inc();
+        }
+    }
+
+    /// A reply the offline responder wrote because the user's quota was used up.
+    pub fn quota_fallback(&self) {
+        self.quota_fallbacks.inc();
+    }
+
+    pub fn retention_deleted(&self, sessions: u64) {
+        self.retention_deletions.inc_by(sessions);
     }
 
     /// The Prometheus text exposition format.
@@ -171,6 +219,9 @@ mod tests {
         metrics.llm_call("provider", "error");
         metrics.fallback();
         metrics.llm_tokens(7, 3);
+        metrics.feedback("down");
+        metrics.quota_fallback();
+        metrics.retention_deleted(7);
         let text = metrics.render();
         for line in [
             "# HELP http_requests_total HTTP requests by method, route and status.",
@@ -192,6 +243,11 @@ mod tests {
             "# HELP llm_tokens_total Tokens reported by the provider.",
             r#"llm_tokens_total{kind="prompt"} 7"#,
             r#"llm_tokens_total{kind="completion"} 3"#,
+            "# HELP feedback_total Ratings given to replies, by rating.",
+            r#"feedback_total{rating="up"} 0"#,
+            r#"feedback_total{rating="down"} 1"#,
+            "quota_fallbacks_total 1",
+            "retention_deleted_sessions_total 7",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n---\n{text}");
         }

@@ -15,6 +15,7 @@ pub mod console;
 pub mod editing;
 pub mod extract;
 pub mod fallback;
+pub mod feedback;
 pub mod idempotency;
 pub mod messages;
 pub mod ops;
@@ -22,6 +23,7 @@ pub mod replies;
 pub mod responses;
 pub mod sessions;
 pub mod sse;
+pub mod usage;
 
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -37,6 +39,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(messages::configure)
         .configure(replies::configure)
         .configure(editing::configure)
+        .configure(feedback::configure)
+        .configure(usage::configure)
         .configure(admin::configure)
         .configure(console::configure)
         .configure(ops::configure);

@@ -4,13 +4,16 @@
 
 pub mod chat;
 pub mod editing;
+pub mod feedback;
 pub mod idempotency;
 pub mod live;
 pub mod messages;
 pub mod pagination;
 pub mod rate_limit;
 pub mod replies;
+pub mod retention;
 pub mod sessions;
 pub mod stats;
 pub mod tokens;
+pub mod usage;
 pub mod users;

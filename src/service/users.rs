@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable};
 
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
+use super::usage;
 use crate::clock::{new_id, now_ms};
 use crate::db::models::User;
 use crate::db::schema::{chat_sessions, users};
@@ -118,6 +119,8 @@ pub struct UserActivity {
     pub session_count: i64,
     pub message_count: i64,
     pub last_active_at: Option<i64>,
+    /// Provider tokens (prompt + completion) spent today (UTC).
+    pub tokens_today: i64,
 }
 
 /// Users, newest first, optionally filtered by an email substring, with
@@ -155,6 +158,7 @@ pub fn list_with_activity(
             max(chat_sessions::last_message_at),
         ))
         .load::<(String, i64, Option<i64>, Option<i64>)>(conn)?;
+    let tokens = usage::totals_on(conn, &ids, &usage::day_of(now_ms()))?;
     let items = rows
         .into_iter()
         .map(|user| {
@@ -163,6 +167,10 @@ pub fn list_with_activity(
                 session_count: found.map_or(0, |a| a.1),
                 message_count: found.and_then(|a| a.2).unwrap_or(0),
                 last_active_at: found.and_then(|a| a.3),
+                tokens_today: tokens
+                    .iter()
+                    .find(|(id, _)| *id == user.id)
+                    .map_or(0, |(_, n)| *n),
                 user,
             }
         })
@@ -184,10 +192,12 @@ pub fn with_activity(conn: &mut DbConnection, user: User) -> Result<UserActivity
                 max(chat_sessions::last_message_at),
             ))
             .get_result(conn)?;
+    let tokens_today = usage::spent_on(conn, &user.id, &usage::day_of(now_ms()))?.total();
     Ok(UserActivity {
         user,
         session_count,
         message_count: message_count.unwrap_or(0),
         last_active_at,
+        tokens_today,
     })
 }
