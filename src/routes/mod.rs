@@ -8,10 +8,12 @@
 //! same registration. `405 Allow` answers are derived from that document
 //! ([`fallback`]).
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod body_deadline;
 pub mod console;
+pub mod export;
 pub mod extract;
 pub mod fallback;
 pub mod idempotency;
@@ -19,6 +21,7 @@ pub mod messages;
 pub mod ops;
 pub mod replies;
 pub mod responses;
+pub mod search;
 pub mod sessions;
 pub mod sse;
 
@@ -35,6 +38,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(sessions::configure)
         .configure(messages::configure)
         .configure(replies::configure)
+        .configure(search::configure)
+        .configure(export::configure)
+        .configure(account::configure)
         .configure(admin::configure)
         .configure(console::configure)
         .configure(ops::configure);

@@ -2,13 +2,16 @@
 //! handed. No HTTP types here; errors are `AppError` variants that the web
 //! layer maps to statuses in one place.
 
+pub mod account;
 pub mod chat;
+pub mod export;
 pub mod idempotency;
 pub mod live;
 pub mod messages;
 pub mod pagination;
 pub mod rate_limit;
 pub mod replies;
+pub mod search;
 pub mod sessions;
 pub mod stats;
 pub mod tokens;
