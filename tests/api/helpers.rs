@@ -20,6 +20,9 @@ use tempfile::TempDir;
 pub use richesreach_chat::{
     domain::{MessageStatus, Role},
     error::ErrorResponse,
+    routes::account::AccountExport,
+    routes::export::SessionExport,
+    routes::search::SearchHit,
     routes::admin::{AdminSession, Stats, TokenTotals, UserActivity},
     routes::auth::{TokenPair, User},
     routes::messages::{Delta, Message, MessageExchange, Usage},
@@ -327,6 +330,7 @@ paged!(
     Page<Message> => Message,
     Page<UserActivity> => UserActivity,
     Page<AdminSession> => AdminSession,
+    Page<SearchHit> => SearchHit,
 );
 
 /// Reads JSON into an API type, strictly: serialising the value again must

@@ -3,12 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account;
 mod admin;
 mod auth;
 mod concurrency;
 mod console;
 mod durable;
 mod errors;
+mod export;
 mod grounding;
 mod helpers;
 mod idempotency;
@@ -18,6 +20,7 @@ mod ops;
 mod provider;
 mod restarts;
 mod retrieval;
+mod search;
 mod security;
 mod sessions;
 mod slow_upstream;
