@@ -57,7 +57,8 @@ const SEARCHES: Family = Family {
 };
 const EXPORTS: Family = Family {
     name: "exports_total",
-    help: "Exports answered, by format (json, markdown: one session; account: all of a user's data).",
+    help:
+        "Exports answered, by format (json, markdown: one session; account: all of a user's data).",
     labels: &["format"],
 };
 const ACCOUNT_DELETIONS: Family = Family {

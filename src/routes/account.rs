@@ -102,7 +102,10 @@ pub async fn delete_account(
         .await?
         .map(|u| u.password_hash);
     if !state.hasher.verify(body.password, stored).await? {
-        state.limiter.record_sign_in_failure(ip, &user.email).await?;
+        state
+            .limiter
+            .record_sign_in_failure(ip, &user.email)
+            .await?;
         return Err(AppError::InvalidCredentials);
     }
     let (user_id, email) = (user.id.clone(), user.email.clone());

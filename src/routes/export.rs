@@ -222,7 +222,11 @@ fn details(message: &Message) -> String {
 fn human_time(rfc3339: &str) -> String {
     DateTime::parse_from_rfc3339(rfc3339).map_or_else(
         |_| rfc3339.to_owned(),
-        |t| t.with_timezone(&Utc).format("%Y-%m-%d %H:%M UTC").to_string(),
+        |t| {
+            t.with_timezone(&Utc)
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string()
+        },
     )
 }
 
@@ -249,7 +253,10 @@ mod tests {
 
     #[test]
     fn file_stems_keep_safe_characters_only_and_at_most_100() {
-        assert_eq!(file_stem(Some("Taxes 2026: \"Q&A\"/é"), "id"), "Taxes 2026_ _Q_A___");
+        assert_eq!(
+            file_stem(Some("Taxes 2026: \"Q&A\"/é"), "id"),
+            "Taxes 2026_ _Q_A___"
+        );
         assert_eq!(file_stem(Some(&"a".repeat(150)), "id").len(), 100);
         assert_eq!(file_stem(None, "0193-ab"), "0193-ab");
         assert_eq!(file_stem(Some("a.b_c-d e"), "id"), "a.b_c-d e");

@@ -46,7 +46,10 @@ pub fn session(
 
 /// Every session of the user (oldest first) with every stored message,
 /// superseded ones included, oldest first.
-pub fn account(conn: &mut DbConnection, user_id: &str) -> Result<Vec<SessionWithMessages>, AppError> {
+pub fn account(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<SessionWithMessages>, AppError> {
     conn.transaction(|conn| {
         let sessions: Vec<Session> = chat_sessions::table
             .filter(chat_sessions::user_id.eq(user_id))

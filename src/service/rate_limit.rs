@@ -179,8 +179,7 @@ impl RateLimiter {
 
     /// Messages sent, per user.
     pub async fn check_messages(&self, user_id: &str) -> Result<(), AppError> {
-        self.hit(messages_key(user_id), self.messages_per_min)
-            .await
+        self.hit(messages_key(user_id), self.messages_per_min).await
     }
 
     /// Counts one request against `key`; 429 when it is over `limit`.

@@ -103,7 +103,10 @@ pub fn search(
     query: &SearchQuery,
     page: &PageRequest,
 ) -> Result<Page<Hit>, AppError> {
-    let after = page.after.as_ref().map(|c| (rank_of_key(c.key), c.id.as_str()));
+    let after = page
+        .after
+        .as_ref()
+        .map(|c| (rank_of_key(c.key), c.id.as_str()));
     let rows = sqlite_matches(conn, user_id, query, after, page.fetch())?;
     let ranks: HashMap<String, f64> = rows
         .iter()
@@ -311,9 +314,17 @@ mod tests {
 
     #[test]
     fn long_snippets_are_cut_around_the_first_match_with_markers_closed() {
-        let raw = format!("{} {OPEN}needle{CLOSE} {}", "x".repeat(400), "y".repeat(400));
+        let raw = format!(
+            "{} {OPEN}needle{CLOSE} {}",
+            "x".repeat(400),
+            "y".repeat(400)
+        );
         let s = present_snippet(&raw);
-        assert!(s.chars().count() <= SNIPPET_MAX_CHARS, "{}", s.chars().count());
+        assert!(
+            s.chars().count() <= SNIPPET_MAX_CHARS,
+            "{}",
+            s.chars().count()
+        );
         assert!(s.contains("«needle»"));
         let cut = format!("{OPEN}{}{CLOSE}", "n".repeat(500));
         let s = present_snippet(&cut);

@@ -24,7 +24,9 @@ fn urlencode(q: &str) -> String {
 
 /// The user messages among the hits (offline replies may quote a question).
 fn user_hits(hits: &[SearchHit]) -> Vec<&SearchHit> {
-    hits.iter().filter(|h| h.message.role == Role::User).collect()
+    hits.iter()
+        .filter(|h| h.message.role == Role::User)
+        .collect()
 }
 
 fn run_sql(app: &TestApp, sql: &'static str, binds: Vec<String>) {
@@ -42,7 +44,11 @@ async fn words_are_found_in_any_case_and_inflection_with_marked_snippets() {
     let user = app.new_user("Ann").await;
     let session = app.new_titled_session(&user, "Plans").await;
     let sent = app
-        .send(&user, &session.id, "I am INVESTING in Zorblax funds every month")
+        .send(
+            &user,
+            &session.id,
+            "I am INVESTING in Zorblax funds every month",
+        )
         .await;
 
     let hits = search(&app, &user, "invest zorblax").await;
@@ -54,7 +60,10 @@ async fn words_are_found_in_any_case_and_inflection_with_marked_snippets() {
     assert_eq!(hit.session_title.as_deref(), Some("Plans"));
     assert!(hit.snippet.contains("«INVESTING»"), "{}", hit.snippet);
     assert!(hit.snippet.contains("«Zorblax»"), "{}", hit.snippet);
-    assert_eq!(hit.snippet.matches('«').count(), hit.snippet.matches('»').count());
+    assert_eq!(
+        hit.snippet.matches('«').count(),
+        hit.snippet.matches('»').count()
+    );
 
     // Every word is required.
     assert!(user_hits(&search(&app, &user, "zorblax quuxwidget").await).is_empty());
@@ -126,7 +135,11 @@ async fn results_are_paginated_without_repeats_or_gaps() {
         .walk_pages::<Page<SearchHit>>("/search?q=zorblax", 2, &user.token)
         .await;
     assert!(all.len() >= 7);
-    let ids = |hits: &[SearchHit]| hits.iter().map(|h| h.message.id.clone()).collect::<Vec<_>>();
+    let ids = |hits: &[SearchHit]| {
+        hits.iter()
+            .map(|h| h.message.id.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids(&walked), ids(&all));
 }
 
@@ -155,7 +168,10 @@ async fn superseded_deleted_and_rewritten_messages_follow_the_index() {
     run_sql(
         &app,
         "UPDATE chat_messages SET superseded_by = $1 WHERE id = $2",
-        vec![second.user_message.id.clone(), first.user_message.id.clone()],
+        vec![
+            second.user_message.id.clone(),
+            first.user_message.id.clone(),
+        ],
     );
     let hits = search(&app, &user, "zorblax").await;
     assert_eq!(
