@@ -331,4 +331,121 @@ mod tests {
         assert!(s.chars().count() <= SNIPPET_MAX_CHARS);
         assert_eq!(s.matches('«').count(), s.matches('»').count());
     }
+
+    /// Search speed over 100,000 stored messages, two ways: spread over 100
+    /// users, and all owned by the one who searches (the worst case: every
+    /// match is theirs). Not a test of correctness; run it by hand:
+    /// `cargo test --lib search_speed -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a benchmark: run by hand"]
+    fn search_speed_over_100k_messages() {
+        for owners in [100, 1] {
+            let (p50, p99, per_query) = measure(100_000, owners);
+            println!(
+                "100,000 messages, {owners} owner(s): p50 {p50:.2} ms, p99 {p99:.2} ms; {per_query}"
+            );
+        }
+    }
+
+    fn measure(messages: usize, owners: usize) -> (f64, f64, String) {
+        use crate::db::Database;
+        use diesel::connection::SimpleConnection;
+        use std::time::Instant;
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::connect(&dir.path().join("bench.db").display().to_string(), 2).unwrap();
+        db.migrate().unwrap();
+        let mut conn = db.get().unwrap();
+        // A vocabulary with a few very common words and a long tail, so
+        // queries range from thousands of matches to a handful.
+        let common = [
+            "money", "invest", "saving", "budget", "account", "fund", "rate",
+        ];
+        let tail: Vec<String> = (0..5_000).map(|i| format!("w{i}x")).collect();
+        let mut seed = 42u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        conn.batch_execute("BEGIN").unwrap();
+        for u in 0..owners {
+            diesel::sql_query(
+                "INSERT INTO users (id, email, name, password_hash, is_admin, is_active, created_at) \
+                 VALUES ($1, $1, 'u', 'x', FALSE, TRUE, 0)",
+            )
+            .bind::<Text, _>(format!("00000000-0000-7000-8000-{u:012}"))
+            .execute(&mut *conn)
+            .unwrap();
+        }
+        let per_session = 100;
+        for n in 0..messages {
+            let session = n / per_session;
+            let owner = session % owners;
+            if n % per_session == 0 {
+                diesel::sql_query(
+                    "INSERT INTO chat_sessions (id, user_id, title, message_count, created_at, updated_at) \
+                     VALUES ($1, $2, 'bench', 0, 0, 0)",
+                )
+                .bind::<Text, _>(format!("00000000-0000-7000-9000-{session:012}"))
+                .bind::<Text, _>(format!("00000000-0000-7000-8000-{owner:012}"))
+                .execute(&mut *conn)
+                .unwrap();
+            }
+            let words = 20 + (next() % 60) as usize;
+            let text: Vec<&str> = (0..words)
+                .map(|_| {
+                    let r = next();
+                    if r % 4 == 0 {
+                        common[(r / 4 % common.len() as u64) as usize]
+                    } else {
+                        // Skewed towards the start of the tail.
+                        let i = ((r % 5_000) * (r / 7 % 5_000) / 5_000) as usize;
+                        tail[i].as_str()
+                    }
+                })
+                .collect();
+            diesel::sql_query(
+                "INSERT INTO chat_messages (id, session_id, role, content, fallback, created_at) \
+                 VALUES ($1, $2, 'user', $3, FALSE, $4)",
+            )
+            .bind::<Text, _>(format!("00000000-0000-7000-a000-{n:012}"))
+            .bind::<Text, _>(format!("00000000-0000-7000-9000-{session:012}"))
+            .bind::<Text, _>(text.join(" "))
+            .bind::<BigInt, _>(n as i64)
+            .execute(&mut *conn)
+            .unwrap();
+        }
+        conn.batch_execute("COMMIT").unwrap();
+
+        let user = "00000000-0000-7000-8000-000000000000";
+        let queries = [
+            "money",
+            "invest budget",
+            "w10x",
+            "w4000x",
+            "w3x fund",
+            "nothing",
+        ];
+        let page = PageRequest::new(Some(20), None).unwrap();
+        let mut all = Vec::new();
+        let mut per_query = Vec::new();
+        for q in queries {
+            let query = SearchQuery::parse(Some(q)).unwrap();
+            let mut times = Vec::new();
+            for _ in 0..50 {
+                let start = Instant::now();
+                let hits = search(&mut conn, user, &query, &page).unwrap();
+                times.push(start.elapsed().as_secs_f64() * 1000.0);
+                std::hint::black_box(hits);
+            }
+            times.sort_by(f64::total_cmp);
+            per_query.push(format!("{q:?} p50 {:.2} ms", times[times.len() / 2]));
+            all.extend(times);
+        }
+        all.sort_by(f64::total_cmp);
+        let at = |p: f64| all[((all.len() - 1) as f64 * p).round() as usize];
+        (at(0.5), at(0.99), per_query.join(", "))
+    }
 }

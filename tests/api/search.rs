@@ -174,13 +174,11 @@ async fn superseded_deleted_and_rewritten_messages_follow_the_index() {
         ],
     );
     let hits = search(&app, &user, "zorblax").await;
-    assert_eq!(
-        user_hits(&hits)
-            .iter()
-            .map(|h| h.message.id.clone())
-            .collect::<Vec<_>>(),
-        [second.user_message.id.clone()]
-    );
+    let found: Vec<&str> = user_hits(&hits)
+        .iter()
+        .map(|h| h.message.id.as_str())
+        .collect();
+    assert_eq!(found, [second.user_message.id.as_str()]);
 
     // A reply's text saved while it is written is searchable as it is now.
     run_sql(
