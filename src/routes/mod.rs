@@ -8,11 +8,13 @@
 //! same registration. `405 Allow` answers are derived from that document
 //! ([`fallback`]).
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod body_deadline;
 pub mod console;
 pub mod editing;
+pub mod export;
 pub mod extract;
 pub mod fallback;
 pub mod feedback;
@@ -21,6 +23,7 @@ pub mod messages;
 pub mod ops;
 pub mod replies;
 pub mod responses;
+pub mod search;
 pub mod sessions;
 pub mod sse;
 pub mod usage;
@@ -41,6 +44,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(editing::configure)
         .configure(feedback::configure)
         .configure(usage::configure)
+        .configure(search::configure)
+        .configure(export::configure)
+        .configure(account::configure)
         .configure(admin::configure)
         .configure(console::configure)
         .configure(ops::configure);

@@ -86,6 +86,8 @@ pub fn update_flags(
     changes: UserChanges,
 ) -> Result<User, AppError> {
     conn.immediate_transaction(|conn| {
+        // Decided alone against concurrent demotions and account deletions.
+        super::account::lock_active_admins(conn)?;
         let user = find_by_id(conn, id)?.ok_or_else(|| AppError::not_found("user"))?;
         let is_admin = changes.is_admin.unwrap_or(user.is_admin);
         let is_active = changes.is_active.unwrap_or(user.is_active);

@@ -24,7 +24,10 @@ pub use richesreach_chat::{
     routes::auth::{TokenPair, User},
     routes::feedback::RatedMessage,
     routes::messages::{Delta, Message, MessageExchange, Rating, Usage},
+    routes::account::AccountExport,
+    routes::export::SessionExport,
     routes::ops::Health,
+    routes::search::SearchHit,
     routes::sessions::Session,
     routes::usage::TokenUsage,
     service::pagination::Page,
@@ -330,6 +333,7 @@ paged!(
     Page<UserActivity> => UserActivity,
     Page<AdminSession> => AdminSession,
     Page<RatedMessage> => RatedMessage,
+    Page<SearchHit> => SearchHit,
 );
 
 /// Reads JSON into an API type, strictly: serialising the value again must

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account;
 mod admin;
 mod auth;
 mod concurrency;
@@ -11,6 +12,7 @@ mod durable;
 mod editing;
 mod errors;
 mod feedback;
+mod export;
 mod grounding;
 mod helpers;
 mod idempotency;
@@ -22,6 +24,7 @@ mod quotas;
 mod restarts;
 mod retention;
 mod retrieval;
+mod search;
 mod security;
 mod sessions;
 mod slow_upstream;
