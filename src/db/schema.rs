@@ -81,6 +81,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    signing_keys (name) {
+        name -> Text,
+        secret -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Text,
         email -> Text,
@@ -105,5 +113,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_sources,
     rate_limits,
     refresh_tokens,
+    signing_keys,
     users,
 );

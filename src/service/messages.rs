@@ -9,7 +9,7 @@ use super::sessions::{self, Access};
 use crate::clock::{new_id, now_ms};
 use crate::db::models::{Message, Session, Source};
 use crate::db::schema::{chat_messages, chat_sessions, message_sources};
-use crate::db::DbConnection;
+use crate::db::{write_transaction, DbConnection};
 use crate::domain::{MessageStatus, Role};
 use crate::error::AppError;
 use crate::llm;
@@ -123,7 +123,8 @@ pub fn start_exchange(
     lease: &Lease,
     also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError>,
 ) -> Result<(Exchange, Session), AppError> {
-    conn.immediate_transaction(|conn| {
+    write_transaction(conn, |conn| {
+        sessions::lock_for_write(conn, user_id, session_id)?;
         let session = sessions::get_owned(conn, user_id, session_id)?;
         // Strictly after everything already in the session, so the order of
         // the conversation is the order of `created_at`.
@@ -152,9 +153,13 @@ pub fn start_exchange(
             lease_expires_at: Some(now_ms() + lease.ttl_ms),
             ..message(Role::Assistant, "", now + 1)
         };
-        diesel::insert_into(chat_messages::table)
-            .values([&question, &reply])
-            .execute(conn)?;
+        // One row at a time: diesel's multi-backend connection has no
+        // multi-row insert.
+        for row in [&question, &reply] {
+            diesel::insert_into(chat_messages::table)
+                .values(row)
+                .execute(conn)?;
+        }
         bump(conn, session_id, 2, now + 1)?;
         let exchange = Exchange {
             user_message: MessageWithSources {

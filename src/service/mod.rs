@@ -10,6 +10,7 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod replies;
 pub mod sessions;
+pub mod signing_keys;
 pub mod stats;
 pub mod tokens;
 pub mod users;
