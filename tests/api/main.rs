@@ -16,6 +16,7 @@ mod messages;
 mod openapi;
 mod ops;
 mod provider;
+mod replicas;
 mod restarts;
 mod retrieval;
 mod security;

@@ -14,10 +14,18 @@ use crate::helpers::{
 use crate::slow_upstream::{numbered_pieces, SlowUpstream};
 use crate::sse::Events;
 
-/// A server process on `database`.
-struct Process {
+/// A server process on `database`; killed when dropped (a failed test
+/// leaves none behind).
+pub(crate) struct Process {
     child: Child,
-    app: TestApp,
+    pub(crate) app: TestApp,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn free_port() -> u16 {
@@ -28,7 +36,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start(
+pub(crate) async fn start(
     database: &TestDatabase,
     upstream: &SlowUpstream,
     extra: &[(&str, &str)],
