@@ -47,8 +47,14 @@ as_owner() {
   fi
 }
 
+# A local port nothing listens on (bash alone: the CI image may have no
+# Python or Node.js at this point).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
 }
 
 PG_TMP="$(mktemp -d)"
