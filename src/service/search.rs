@@ -186,30 +186,31 @@ fn sqlite_matches(
 }
 
 /// PostgreSQL: the same rows from the expression index of migration
-/// `000011` (`to_tsvector('english', content)`, partial on
-/// `superseded_by IS NULL`), with the same binds as [`sqlite_matches`]:
-/// $1/$2 the markers, $3 the ellipsis, $4 the snippet's words, $5
-/// [`SearchQuery::plain`], $6 the owner, $7/$8 the cursor, $9 the limit.
-/// `ts_rank` is higher for better matches, so the rank is its negation.
+/// `000011` (`to_tsvector('chat_english', content)`, partial on
+/// `superseded_by IS NULL`): $1/$2 the markers, $3 [`SearchQuery::plain`],
+/// $4 the owner, $5/$6 the cursor, $7 the limit. `ts_rank` is higher for
+/// better matches, so the rank is its negation. `ts_headline` marks every
+/// match of the whole text (its fragments would drop words at their edges
+/// and add no ellipsis); [`present_snippet`] cuts it around the first match,
+/// as it does SQLite's.
 const POSTGRES_MATCHES: &str = "\
-    WITH q AS (SELECT plainto_tsquery('english', $5) AS query), \
+    WITH q AS (SELECT plainto_tsquery('chat_english', $3) AS query), \
     ranked AS ( \
         SELECT m.id AS message_id, m.content, \
-               -ts_rank(to_tsvector('english', m.content), q.query)::float8 AS rank, \
+               -ts_rank(to_tsvector('chat_english', m.content), q.query)::float8 AS rank, \
                q.query \
         FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id, q \
-        WHERE to_tsvector('english', m.content) @@ q.query \
-          AND m.superseded_by IS NULL AND s.user_id = $6 \
+        WHERE to_tsvector('chat_english', m.content) @@ q.query \
+          AND m.superseded_by IS NULL AND s.user_id = $4 \
     ) \
     SELECT message_id, \
-           ts_headline('english', content, query, \
-               'StartSel=' || $1 || ', StopSel=' || $2 || ', FragmentDelimiter=' || $3 \
-               || ', MaxFragments=1, MaxWords=' || $4 || ', MinWords=' || ($4 / 2)) AS snippet, \
+           ts_headline('chat_english', content, query, \
+               'HighlightAll=true, StartSel=' || $1 || ', StopSel=' || $2) AS snippet, \
            rank \
     FROM ranked \
-    WHERE rank > $7 OR (rank = $7 AND message_id > $8) \
+    WHERE rank > $5 OR (rank = $5 AND message_id > $6) \
     ORDER BY rank, message_id \
-    LIMIT $9";
+    LIMIT $7";
 
 /// PostgreSQL: [`POSTGRES_MATCHES`].
 fn postgres_matches(
@@ -223,8 +224,6 @@ fn postgres_matches(
     let rows = diesel::sql_query(POSTGRES_MATCHES)
         .bind::<Text, _>(OPEN.to_string())
         .bind::<Text, _>(CLOSE.to_string())
-        .bind::<Text, _>(ELLIPSIS)
-        .bind::<diesel::sql_types::Integer, _>(SNIPPET_TOKENS)
         .bind::<Text, _>(query.plain())
         .bind::<Text, _>(user_id)
         .bind::<Double, _>(after_rank)
