@@ -69,6 +69,17 @@ impl SearchQuery {
             .join(" ")
     }
 
+    /// [`SearchQuery::fts5`] limited to `user_id`'s messages: their owner
+    /// token (the id without hyphens, as migration `000011` indexes it) in
+    /// the `owner` column and the words in `content`.
+    pub fn fts5_for_owner(&self, user_id: &str) -> String {
+        format!(
+            "owner : \"{}\" AND content : ({})",
+            user_id.replace(['-', '"'], ""),
+            self.fts5()
+        )
+    }
+
     /// The text for PostgreSQL's `plainto_tsquery`, which likewise reads no
     /// operators and requires every word (as the FTS5 query does).
     pub fn plain(&self) -> String {
@@ -152,7 +163,10 @@ pub fn search(
     }))
 }
 
-/// SQLite: FTS5 `MATCH`, ranked by `bm25()`, snippet by `snippet()`.
+/// SQLite: FTS5 `MATCH` on the caller's owner token and the words, ranked
+/// by `bm25()` (the owner column weighs nothing), then `snippet()` for the
+/// rows of the page only: computing a snippet is the costly part, and a
+/// common word can match thousands of messages.
 fn sqlite_matches(
     conn: &mut DbConnection,
     user_id: &str,
@@ -160,29 +174,60 @@ fn sqlite_matches(
     after: Option<(f64, &str)>,
     limit: i64,
 ) -> Result<Vec<MatchRow>, AppError> {
+    #[derive(QueryableByName)]
+    struct Ranked {
+        #[diesel(sql_type = BigInt)]
+        doc: i64,
+        #[diesel(sql_type = Text)]
+        message_id: String,
+        #[diesel(sql_type = Double)]
+        score: f64,
+    }
+    #[derive(QueryableByName)]
+    struct Snippet {
+        #[diesel(sql_type = Text)]
+        snippet: String,
+    }
     let (after_rank, after_id) = after.unwrap_or((f64::NEG_INFINITY, ""));
-    let rows = diesel::sql_query(
-        "SELECT d.message_id AS message_id, \
-                snippet(message_search, 0, $1, $2, $3, $4) AS snippet, \
-                bm25(message_search) AS rank \
+    let matching = query.fts5_for_owner(user_id);
+    let ranked: Vec<Ranked> = diesel::sql_query(
+        "SELECT d.id AS doc, d.message_id AS message_id, \
+                bm25(message_search, 1.0, 0.0) AS score \
          FROM message_search JOIN message_search_docs d ON d.id = message_search.rowid \
-         WHERE message_search MATCH $5 AND d.user_id = $6 \
-           AND (bm25(message_search) > $7 \
-                OR (bm25(message_search) = $7 AND d.message_id > $8)) \
-         ORDER BY rank, d.message_id \
-         LIMIT $9",
+         WHERE message_search MATCH $1 AND d.user_id = $2 \
+           AND (score > $3 OR (score = $3 AND d.message_id > $4)) \
+         ORDER BY score, d.message_id \
+         LIMIT $5",
     )
-    .bind::<Text, _>(OPEN.to_string())
-    .bind::<Text, _>(CLOSE.to_string())
-    .bind::<Text, _>(ELLIPSIS)
-    .bind::<diesel::sql_types::Integer, _>(SNIPPET_TOKENS)
-    .bind::<Text, _>(query.fts5())
+    .bind::<Text, _>(&matching)
     .bind::<Text, _>(user_id)
     .bind::<Double, _>(after_rank)
     .bind::<Text, _>(after_id)
     .bind::<BigInt, _>(limit)
     .load(conn)?;
-    Ok(rows)
+    ranked
+        .into_iter()
+        .map(|row| {
+            let snippet = diesel::sql_query(
+                "SELECT snippet(message_search, 0, $1, $2, $3, $4) AS snippet \
+                 FROM message_search WHERE message_search MATCH $5 AND rowid = $6",
+            )
+            .bind::<Text, _>(OPEN.to_string())
+            .bind::<Text, _>(CLOSE.to_string())
+            .bind::<Text, _>(ELLIPSIS)
+            .bind::<diesel::sql_types::Integer, _>(SNIPPET_TOKENS)
+            .bind::<Text, _>(&matching)
+            .bind::<BigInt, _>(row.doc)
+            .get_result::<Snippet>(conn)
+            .optional()?
+            .map_or_else(String::new, |s| s.snippet);
+            Ok(MatchRow {
+                message_id: row.message_id,
+                snippet,
+                rank: row.score,
+            })
+        })
+        .collect()
 }
 
 /// PostgreSQL: the same rows from the expression index of migration
