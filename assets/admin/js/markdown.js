@@ -43,7 +43,7 @@ function inline(text, inLink) {
       const url = m[0].replace(/[.,;:!?'"]+$/, '');
       m = [url];
       node = isSafeUrl(url) ? link(url, url) : document.createTextNode(url);
-    } else if ((c === '*' || c === '_') && (m = match(BOLD, text, i))) {
+    } else if ((c === '*' || (c === '_' && (i === 0 || !WORD_CHAR.test(text[i - 1])))) && (m = match(BOLD, text, i))) {
       node = el('strong', null, inline(m[2], inLink));
     } else if (c === '*' && (m = match(ITALIC_STAR, text, i))) {
       node = el('em', null, inline(m[1], inLink));
