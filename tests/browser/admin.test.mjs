@@ -523,6 +523,42 @@ test('feedback list and filter, feedback counts, tokens today, replaced versions
   }
 });
 
+test('the Markdown renderer: what becomes an element, what stays text', async () => {
+  // [source, the rendered div's innerHTML]. Reading innerHTML only serialises what the renderer built.
+  const cases = [
+    ['plain', '<p>plain</p>'],
+    ['**bold** and __bold__, *em* and _em_', '<p><strong>bold</strong> and <strong>bold</strong>, <em>em</em> and <em>em</em></p>'],
+    ['snake_case_name and 2 * 3 * 4', '<p>snake_case_name and 2 * 3 * 4</p>'],
+    ['`<b>code</b>` **`x`**', '<p><code>&lt;b&gt;code&lt;/b&gt;</code> <strong><code>x</code></strong></p>'],
+    ['one\ntwo\n\nthree', '<p>one<br>two</p><p>three</p>'],
+    ['- a\n- b\n  - c\n- d', '<ul><li>a</li><li>b<ul><li>c</li></ul></li><li>d</li></ul>'],
+    ['3. c\n4. d', '<ol start="3"><li>c</li><li>d</li></ol>'],
+    ['- a\n1. b', '<ul><li>a</li></ul><ol><li>b</li></ol>'],
+    ['## Title', '<h5>Title</h5>'],
+    ['```\n<i>x</i>\n```', '<pre><code>&lt;i&gt;x&lt;/i&gt;</code></pre>'],
+    ['[a](https://x.example/p?q=1)', '<p><a href="https://x.example/p?q=1" target="_blank" rel="noopener noreferrer">a</a></p>'],
+    ['see https://x.example/a.', '<p>see <a href="https://x.example/a" target="_blank" rel="noopener noreferrer">https://x.example/a</a>.</p>'],
+    ['[w](https://x.example/Foo_(bar))', '<p><a href="https://x.example/Foo_(bar)" target="_blank" rel="noopener noreferrer">w</a></p>'],
+    ['[x](javascript:alert(1))', '<p>[x](javascript:alert(1))</p>'],
+    ['[x](JaVaScRiPt:alert(1)) [y](data:text/html,hi) [z](/relative)', '<p>[x](JaVaScRiPt:alert(1)) [y](data:text/html,hi) [z](/relative)</p>'],
+    ['<img src=x onerror="alert(1)"><script>alert(2)</script>', '<p>&lt;img src=x onerror="alert(1)"&gt;&lt;script&gt;alert(2)&lt;/script&gt;</p>'],
+    ['&lt;b&gt; &amp;', '<p>&amp;lt;b&amp;gt; &amp;amp;</p>'],
+  ];
+  const { context, page, problems } = await newPage();
+  try {
+    await page.goto(`${BASE_URL}/admin/`);
+    await page.locator('#login-form').waitFor();
+    const rendered = await page.evaluate(async (sources) => {
+      const { renderMarkdown } = await import('./js/markdown.js');
+      return sources.map((src) => renderMarkdown(src).innerHTML);
+    }, cases.map(([src]) => src));
+    cases.forEach(([src, html], i) => assert.equal(rendered[i], html, `rendering ${JSON.stringify(src)}`));
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('a non-admin account sees "not an administrator" and no console', async () => {
   const user = await registerUser('browser-nonadmin');
   const { context, page, problems } = await newPage();

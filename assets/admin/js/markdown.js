@@ -7,7 +7,8 @@ import { el, isSafeUrl } from './dom.js';
 
 // Inline patterns, tried in this order at each position ("y": anchored at lastIndex).
 const CODE = /`([^`\n]+)`/y;
-const LINK = /\[([^\]\n]+)\]\(\s*<?([^\s()<>]+)>?(?:\s+"[^"\n]*")?\s*\)/y;
+// The address may hold one level of balanced parentheses (…/Foo_(bar)).
+const LINK = /\[([^\]\n]+)\]\(\s*<?((?:[^\s()<>]|\([^\s()<>]*\))+)>?(?:\s+"[^"\n]*")?\s*\)/y;
 const AUTOLINK = /https?:\/\/[^\s<>()[\]]+/y;
 const BOLD = /(\*\*|__)(?=\S)([\s\S]*?\S)\1/y;
 const ITALIC_STAR = /\*(?=[^\s*])([\s\S]*?[^\s*])\*(?!\*)/y;
