@@ -497,6 +497,8 @@ test('feedback list and filter, feedback counts, tokens today, replaced versions
       const oldQuestion = page.locator(`#conversation .message[data-message-id="${q2.id}"]`);
       await oldQuestion.waitFor();
       assert.equal(await oldQuestion.getAttribute('data-superseded-by'), q2e.id);
+      await oldQuestion.locator('[data-action="show-replacement"]').click();
+      await page.locator(`#conversation .message.is-target[data-message-id="${q2e.id}"]`).waitFor();
       assert.equal(await page.locator(`#conversation .message[data-message-id="${a3.id}"]`).getAttribute('data-superseded-by'), q2e.id);
       for (const id of [q1.id, a2.id, q2e.id, a4.id]) {
         assert.equal(await page.locator(`#conversation .message[data-message-id="${id}"]`).getAttribute('data-superseded-by'), null);

@@ -2,8 +2,23 @@
 // written, stopped, replaced), the reply's Markdown rendered safely, the reply's metadata and
 // sources, and the user's rating of it.
 import { badge, el, isSafeUrl } from '../dom.js';
-import { fmtInt, fmtMs, fmtPct, shortId, timeEl } from '../format.js';
+import { fmtInt, fmtMs, fmtPct, timeEl } from '../format.js';
 import { renderMarkdown } from '../markdown.js';
+import { toast } from '../notice.js';
+
+/** Scrolls to a message of the open conversation and highlights it. */
+function showMessage(id) {
+  const node = [...document.querySelectorAll('#conversation .message')].find((m) => m.getAttribute('data-message-id') === id);
+  if (!node) {
+    toast('That message is further on: load more messages to see it.');
+    return;
+  }
+  const fold = node.closest('details');
+  if (fold) fold.open = true;
+  document.querySelectorAll('#conversation .message.is-target').forEach((m) => m.classList.remove('is-target'));
+  node.classList.add('is-target');
+  node.scrollIntoView({ block: 'center', behavior: 'smooth' });
+}
 
 function chip(label, value, attrs) {
   return el('span', Object.assign({ class: 'chip' }, attrs), el('b', null, label), value);
@@ -64,7 +79,10 @@ export function messageEl(m) {
     el('header', { class: 'message-head' },
       el('span', { class: 'role' }, isAssistant ? 'Assistant' : role === 'user' ? 'User' : 'Unknown'),
       replacedBy ? el('span', { class: 'badge badge-replaced', 'data-field': 'replaced' }, 'replaced') : null,
-      replacedBy ? el('span', { class: 'muted replaced-by' }, 'by ', shortId(replacedBy)) : null,
+      replacedBy ? el('button', {
+        type: 'button', class: 'btn-link replaced-by', 'data-action': 'show-replacement',
+        title: 'Replaced by message ' + replacedBy, onclick: () => showMessage(replacedBy),
+      }, 'see replacement') : null,
       isAssistant ? statusBadge(status) : null,
       m.fallback === true ? badge('fallback', 'warn') : null,
       el('span', { class: 'spacer' }),
