@@ -419,7 +419,7 @@ test('feedback list and filter, feedback counts, tokens today, replaced versions
   const a1 = first.assistant_message;
   const a2 = expectStatus(await call('POST', path(a1.id, 'regenerate'), {}, token), 201, 'regenerate');
   assert.notEqual(a2.content, a1.content);
-  const comment = 'Too vague <b>really</b>';
+  const comment = 'Too vague <u>really</u> <img src=x onerror="alert(4)">';
   const rated = expectStatus(await call('PUT', path(a2.id, 'feedback'), { rating: 'down', comment }, token), 200, 'feedback down');
   assert.equal(rated.feedback.rating, 'down');
   // Q2 -> A3, then Q2 edited: Q2 and A3 replaced by Q2e, answered by A4, rated up.
@@ -465,7 +465,7 @@ test('feedback list and filter, feedback counts, tokens today, replaced versions
       assert.equal(await downRow.getAttribute('data-rating'), 'down');
       assert.match(await downRow.locator('[data-field="rating"]').innerText(), /down/i);
       assert.equal(await downRow.locator('[data-field="comment"]').innerText(), comment);
-      assert.equal(await page.locator('#feedback-table b').count(), 0, 'the comment is text');
+      assert.equal(await page.locator('#feedback-table u, #feedback-table img').count(), 0, 'the comment is text');
       assert.equal(await downRow.locator('[data-field="email"]').innerText(), user.email);
       assert.ok(a2.content.startsWith((await downRow.locator('[data-field="reply"]').innerText()).replace(/…$/, '')), 'reply excerpt');
       assert.match(await upRow.locator('[data-field="rating"]').innerText(), /up/i);
@@ -481,8 +481,7 @@ test('feedback list and filter, feedback counts, tokens today, replaced versions
       // Opening it shows the conversation at the rated reply.
       await downRow.locator('[data-action="open"]').click();
       await page.locator(`#conversation[data-session-id="${session.id}"][aria-busy="false"] .message`).first().waitFor();
-      const target = page.locator(`#conversation .message.is-target[data-message-id="${a2.id}"]`);
-      await target.waitFor();
+      await page.locator(`#conversation .message.is-target[data-message-id="${a2.id}"]`).waitFor();
 
       // Replaced versions folded away just before the message that replaced them.
       assert.deepEqual(await shownMessageIds(page), [q1.id, { replaced: [a1.id] }, a2.id, { replaced: [q2.id, a3.id] }, q2e.id, a4.id]);
@@ -505,10 +504,10 @@ test('feedback list and filter, feedback counts, tokens today, replaced versions
       }
 
       // Each reply's feedback, the comment as text.
-      const down = target.locator('[data-field="feedback"]');
+      const down = page.locator(`#conversation .message[data-message-id="${a2.id}"] [data-field="feedback"]`);
       assert.equal(await down.getAttribute('data-rating'), 'down');
       assert.equal(await down.locator('[data-field="feedback-comment"]').innerText(), comment);
-      assert.equal(await page.locator('#conversation b').count(), 0, 'no markup from the comment');
+      assert.equal(await page.locator('#conversation u, #conversation img').count(), 0, 'no markup from the comment');
       assert.equal(await page.locator(`#conversation .message[data-message-id="${a4.id}"] [data-field="feedback"]`).getAttribute('data-rating'), 'up');
       assert.equal(await page.locator(`#conversation .message[data-message-id="${a1.id}"] [data-field="feedback"]`).count(), 0);
       await page.screenshot({ path: `${OUT}replaced.png`, fullPage: true });
