@@ -10,9 +10,10 @@ const CODE = /`([^`\n]+)`/y;
 // The address may hold one level of balanced parentheses (…/Foo_(bar)).
 const LINK = /\[([^\]\n]+)\]\(\s*<?((?:[^\s()<>]|\([^\s()<>]*\))+)>?(?:\s+"[^"\n]*")?\s*\)/y;
 const AUTOLINK = /https?:\/\/[^\s<>()[\]]+/y;
-const BOLD = /(\*\*|__)(?=\S)([\s\S]*?\S)\1/y;
-const ITALIC_STAR = /\*(?=[^\s*])([\s\S]*?[^\s*])\*(?!\*)/y;
-const ITALIC_UNDERSCORE = /_(?=[^\s_])([\s\S]*?[^\s_])_(?![A-Za-z0-9_])/y;
+// Emphasis spans at most 1,000 characters: a long line full of unmatched "*" stays quick to render.
+const BOLD = /(\*\*|__)(?=\S)([^\n]{0,1000}?\S)\1/y;
+const ITALIC_STAR = /\*(?=[^\s*])([^\n]{0,1000}?[^\s*])\*(?!\*)/y;
+const ITALIC_UNDERSCORE = /_(?=[^\s_])([^\n]{0,1000}?[^\s_])_(?![A-Za-z0-9_])/y;
 const WORD_CHAR = /[A-Za-z0-9]/;
 
 function match(re, text, at) {
