@@ -391,14 +391,15 @@ test('conversation viewer: replies\' Markdown as elements, raw markup as text, r
       await page.locator('#stats[aria-busy="false"] [data-stat="generating"]').waitFor();
       assert.ok((await statValue(page, 'generating')) >= 1, 'a reply being written is counted');
 
-      // Stopped: marked so once the conversation is opened again.
+      // Stopped: marked so once the conversation is reloaded.
       const stopped = expectStatus(
         await call('POST', `/sessions/${session.id}/messages/${held.replyId}/stop`, undefined, token), 200, 'stop');
       assert.equal(stopped.status, 'stopped');
       await held.rest;
-      await openSession(page, session.id);
-      const done = page.locator(`#conversation .message[data-message-id="${held.replyId}"]`);
-      assert.equal(await done.getAttribute('data-status'), 'stopped');
+      await page.locator('#tab-conversation').click();
+      await page.locator('#conversation-refresh').click();
+      const done = page.locator(`#conversation[aria-busy="false"] .message[data-message-id="${held.replyId}"][data-status="stopped"]`);
+      await done.waitFor();
       assert.match(await done.locator('.message-head').innerText(), /stopped/);
     });
     assert.deepEqual(problems, [], 'no script errors, dialogs, console errors or CSP violations');

@@ -25,6 +25,7 @@ export function resetConversation() {
   $('#conversation').replaceChildren(el('div', { class: 'card empty-state' }, 'Select a session to view its conversation.'));
   $('#conversation').removeAttribute('data-session-id');
   $('#conversation-more').hidden = true;
+  $('#conversation-refresh').hidden = true;
   $('#conversation-back').textContent = BACK_LABELS.sessions;
 }
 
@@ -53,6 +54,7 @@ export function openConversation(s, options) {
     s.updated_at === undefined ? null : item('Last updated', timeEl(s.updated_at)));
   meta.hidden = false;
   $('#conversation').setAttribute('data-session-id', s.id);
+  $('#conversation-refresh').hidden = false;
   selectTab('conversation');
   $('#conversation-title').focus();
   loadMessages(true);
@@ -134,5 +136,7 @@ async function loadMessages(reset) {
 
 export function wireConversation() {
   $('#conversation-more').addEventListener('click', () => loadMessages(false));
+  // Reloads from the start: a reply being written may have grown, finished or been stopped.
+  $('#conversation-refresh').addEventListener('click', () => { clearError(); loadMessages(true); });
   $('#conversation-back').addEventListener('click', () => selectTab(state.back, true));
 }
