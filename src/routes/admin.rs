@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::auth::User;
 use super::extract::{resource_id, JsonBody};
-use super::messages::{message_page, Message, OrderQuery};
+use super::messages::{message_page, ConversationQuery, Message, OrderQuery};
 use super::responses::{AdminErrors, BadRequest, NotFound};
 use super::sessions::Session;
 use super::PageQuery;
@@ -51,7 +51,8 @@ pub struct DayCount {
 pub struct Stats {
     pub users: i64,
     pub sessions: i64,
-    /// Messages of both roles.
+    /// Every stored message of both roles, those a regenerate or an edit
+    /// replaced included.
     pub messages: i64,
     pub messages_last_24h: i64,
     /// Share of assistant replies written by the offline responder (0–1).
@@ -77,7 +78,8 @@ pub struct UserActivity {
     pub user: User,
     pub is_active: bool,
     pub session_count: i64,
-    /// Messages of both roles in their sessions.
+    /// Messages of both roles in their sessions' conversations (not those a
+    /// regenerate or an edit replaced).
     pub message_count: i64,
     /// Time of their latest message.
     #[schema(required = true, format = DateTime)]
@@ -292,7 +294,7 @@ pub async fn admin_list_sessions(
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "Session id"), PageQuery, OrderQuery),
+    params(("id" = String, Path, format = Uuid, description = "Session id"), PageQuery, OrderQuery, ConversationQuery),
     responses(
         (status = 200, description = "A page of messages", body = Page<Message>),
         BadRequest,
@@ -307,6 +309,7 @@ pub async fn admin_list_session_messages(
     id: web::Path<String>,
     page: web::Query<PageQuery>,
     order: web::Query<OrderQuery>,
+    which: web::Query<ConversationQuery>,
 ) -> Result<HttpResponse, AppError> {
-    message_page(&state, Access::Any, &id, &page, &order).await
+    message_page(&state, Access::Any, &id, &page, &order, &which).await
 }

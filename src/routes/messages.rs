@@ -176,6 +176,16 @@ impl OrderQuery {
     }
 }
 
+/// Which messages a message list holds.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationQuery {
+    /// `true` lists every stored message of the session, those replaced by a
+    /// regenerate or an edit included (same order); by default only the
+    /// conversation (`superseded_by: null`).
+    pub include_superseded: Option<bool>,
+}
+
 /// A page of a session's messages, for its owner (`Access::Owner`) or an
 /// administrator (`Access::Any`).
 pub async fn message_page(
@@ -184,12 +194,14 @@ pub async fn message_page(
     session_id: &str,
     page: &PageQuery,
     order: &OrderQuery,
+    which: &ConversationQuery,
 ) -> Result<HttpResponse, AppError> {
     let id = resource_id(session_id, "chat session")?;
     let (page, direction) = (page.page()?, order.direction());
+    let all = which.include_superseded.unwrap_or(false);
     let found = state
         .db
-        .run(move |conn| messages::list(conn, &access, &id, direction, &page))
+        .run(move |conn| messages::list(conn, &access, &id, direction, &page, all))
         .await?;
     Ok(HttpResponse::Ok().json(found.map(|m| Message::from(&m))))
 }
@@ -228,12 +240,13 @@ pub struct MessageExchange {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ReplyStreamEvent {
-    /// The stored question (a send only).
+    /// The stored question (a send or an edit).
     UserMessage {
         #[schema(schema_with = message_json)]
         data: String,
     },
-    /// The reply's row as stored at the start: `status: generating`, empty (a send only).
+    /// The reply's row as stored at the start: `status: generating`, empty
+    /// (a send, a regenerate or an edit; not a resume).
     ReplyStarted {
         #[schema(schema_with = message_json)]
         data: String,
@@ -296,11 +309,12 @@ pub struct Delta {
     pub content: String,
 }
 
-/// A session's messages, oldest first (`order=desc` for newest first).
+/// A session's conversation (the messages nothing replaced, a reply still
+/// being written included), oldest first (`order=desc` for newest first).
 #[utoipa::path(
     tag = "messages",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "Session id"), PageQuery, OrderQuery),
+    params(("id" = String, Path, format = Uuid, description = "Session id"), PageQuery, OrderQuery, ConversationQuery),
     responses(
         (status = 200, description = "A page of messages", body = Page<Message>),
         BadRequest,
@@ -314,11 +328,12 @@ pub async fn list_messages(
     id: web::Path<String>,
     page: web::Query<PageQuery>,
     order: web::Query<OrderQuery>,
+    which: web::Query<ConversationQuery>,
 ) -> Result<HttpResponse, AppError> {
-    message_page(&state, Access::Owner(user.id), &id, &page, &order).await
+    message_page(&state, Access::Owner(user.id), &id, &page, &order, &which).await
 }
 
-const SSE_DESCRIPTION: &str =
+pub(super) const SSE_DESCRIPTION: &str =
     "With `Accept: text/event-stream` or `?stream=true`: Server-Sent Events. \
 `event: user_message` (data: the stored user `Message`), `event: reply_started` (data: the \
 assistant `Message`, `status: generating`, content empty), then `event: delta` events (data: \
@@ -366,13 +381,8 @@ pub async fn send_message(
     query: web::Query<SendMessageQuery>,
     JsonBody(body): JsonBody<SendMessageRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let wants_stream = query.stream.unwrap_or(false)
-        || req
-            .headers()
-            .get(ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/event-stream"));
-    send(&state, &req, user, &id, body, wants_stream).await
+    let stream = wants_stream(&req, query.stream);
+    send(&state, &req, user, &id, body, stream).await
 }
 
 /// Ask the assistant, streamed: the same operation as
@@ -405,6 +415,17 @@ pub async fn send_message_stream(
     JsonBody(body): JsonBody<SendMessageRequest>,
 ) -> Result<HttpResponse, AppError> {
     send(&state, &req, user, &id, body, true).await
+}
+
+/// Whether a request that may answer either way asked for Server-Sent
+/// Events (`?stream=true` or `Accept: text/event-stream`).
+pub(super) fn wants_stream(req: &HttpRequest, stream: Option<bool>) -> bool {
+    stream.unwrap_or(false)
+        || req
+            .headers()
+            .get(ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/event-stream"))
 }
 
 /// Both forms of a send: validate, store the question and its reply, then
@@ -482,7 +503,7 @@ async fn send(
 
 /// Answers again the exchange an earlier request with the same key stored:
 /// 201 once its reply is finished, or its events from the start.
-async fn replay(
+pub(super) async fn replay(
     state: &AppState,
     user_id: String,
     session_id: String,

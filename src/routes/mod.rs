@@ -12,6 +12,7 @@ pub mod admin;
 pub mod auth;
 pub mod body_deadline;
 pub mod console;
+pub mod editing;
 pub mod extract;
 pub mod fallback;
 pub mod idempotency;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(sessions::configure)
         .configure(messages::configure)
         .configure(replies::configure)
+        .configure(editing::configure)
         .configure(admin::configure)
         .configure(console::configure)
         .configure(ops::configure);

@@ -56,6 +56,16 @@ pub struct Conflict(pub ErrorResponse);
 )]
 pub struct IdempotencyConflict(pub ErrorResponse);
 
+/// 409 `conflict` or `idempotency_conflict`: both may answer an operation
+/// that changes a resource's state and takes an `Idempotency-Key` (one
+/// status, so one entry of the document).
+#[derive(IntoResponses)]
+#[response(
+    status = 409,
+    description = "Not possible in the resource's current state (`conflict`), or the `Idempotency-Key` was used for a different request within 24 hours (`idempotency_conflict`)"
+)]
+pub struct StateOrKeyConflict(pub ErrorResponse);
+
 /// 413 `payload_too_large`.
 #[derive(IntoResponses)]
 #[response(

@@ -43,7 +43,8 @@ pub struct Session {
     /// Bumped by every message sent (and by renaming).
     #[schema(format = DateTime)]
     pub updated_at: String,
-    /// Messages of both roles.
+    /// Messages of both roles in the conversation (not those a regenerate or
+    /// an edit replaced).
     pub message_count: i64,
 }
 

@@ -18,9 +18,9 @@ use tracing::Instrument;
 
 use super::live::{LiveWriter, Registry};
 use super::messages::{self, Exchange, Lease, MessageWithSources};
-use super::{idempotency, replies, sessions};
+use super::{editing, idempotency, replies, sessions};
 use crate::clock::{new_id, now_ms};
-use crate::db::models::Message;
+use crate::db::models::{Message, Session};
 use crate::db::{Database, DbConnection};
 use crate::error::AppError;
 use crate::llm::{Assistant, ChatContext};
@@ -202,40 +202,104 @@ impl Chat {
         streamed: bool,
         also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError> + Send + 'static,
     ) -> Result<Exchange, AppError> {
+        let user_id = asker.user_id;
+        self.begin(asker.name, streamed, move |conn, lease| {
+            let (exchange, session) =
+                messages::start_exchange(conn, &user_id, &session_id, &content, lease, also)?;
+            let reply = exchange.reply.message.clone();
+            Ok((exchange, reply, session))
+        })
+        .await
+    }
+
+    /// Replaces the last reply of the conversation with a new one, written
+    /// as a send's is (see [`editing::start_regenerate`] for the rules).
+    pub async fn regenerate(
+        &self,
+        asker: Asker,
+        session_id: String,
+        message_id: String,
+        streamed: bool,
+        also: impl FnOnce(&mut DbConnection, &MessageWithSources) -> Result<(), AppError>
+            + Send
+            + 'static,
+    ) -> Result<MessageWithSources, AppError> {
+        let user_id = asker.user_id;
+        self.begin(asker.name, streamed, move |conn, lease| {
+            let (reply, session) =
+                editing::start_regenerate(conn, &user_id, &session_id, &message_id, lease, also)?;
+            let row = reply.message.clone();
+            Ok((reply, row, session))
+        })
+        .await
+    }
+
+    /// Asks a question of the conversation again with new content; the new
+    /// reply is written as a send's is, with the conversation up to the
+    /// edited message as its context (see [`editing::start_edit`]).
+    pub async fn edit(
+        &self,
+        asker: Asker,
+        session_id: String,
+        message_id: String,
+        content: String,
+        streamed: bool,
+        also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError> + Send + 'static,
+    ) -> Result<Exchange, AppError> {
+        let user_id = asker.user_id;
+        self.begin(asker.name, streamed, move |conn, lease| {
+            let (exchange, session) = editing::start_edit(
+                conn,
+                &user_id,
+                &session_id,
+                &message_id,
+                &content,
+                lease,
+                also,
+            )?;
+            let reply = exchange.reply.message.clone();
+            Ok((exchange, reply, session))
+        })
+        .await
+    }
+
+    /// The start of every reply: `store` writes the rows (the reply
+    /// `generating`, leased with the lease it is given) and returns what the
+    /// caller answers with, the reply's row and the session as it was; then
+    /// the context (the conversation before the reply) is read and the
+    /// writer starts.
+    async fn begin<T: Send + 'static>(
+        &self,
+        user_name: String,
+        streamed: bool,
+        store: impl FnOnce(&mut DbConnection, &Lease) -> Result<(T, Message, Session), AppError>
+            + Send
+            + 'static,
+    ) -> Result<T, AppError> {
         let (lease, limits) = (self.lease(), self.limits);
-        let (exchange, context, needs_title) = self
+        let (stored, reply, context, needs_title) = self
             .db
             .run(move |conn| {
-                let (exchange, session) = messages::start_exchange(
-                    conn,
-                    &asker.user_id,
-                    &session_id,
-                    &content,
-                    &lease,
-                    also,
-                )?;
+                let (stored, reply, session) = store(conn, &lease)?;
                 let history = messages::recent_history(
                     conn,
-                    &session_id,
-                    exchange.reply.message.created_at,
+                    &reply.session_id,
+                    reply.created_at,
                     limits.max_messages,
                     limits.max_chars,
                 )?;
-                let context = ChatContext {
-                    user_name: asker.name,
-                    history,
-                };
-                Ok((exchange, context, session.title.is_none()))
+                let context = ChatContext { user_name, history };
+                Ok((stored, reply, context, session.title.is_none()))
             })
             .await?;
         self.spawn_writer(Job {
-            reply: exchange.reply.message.clone(),
+            reply,
             context,
             prefix: String::new(),
             streamed,
             needs_title,
         });
-        Ok(exchange)
+        Ok(stored)
     }
 
     fn spawn_writer(&self, job: Job) {

@@ -28,20 +28,26 @@ fn cursor_of(m: &MessageWithSources) -> Cursor {
     }
 }
 
-/// A page of a session's messages in time order (`Ascending`: oldest
-/// first); 404 when the session is absent or not visible with `access`.
+/// A page of a session's conversation (with `include_superseded`, of every
+/// message it stored) in time order (`Ascending`: oldest first); 404 when the session is absent or not visible with `access`.
 pub fn list(
     conn: &mut DbConnection,
     access: &Access,
     session_id: &str,
     direction: Direction,
     page: &PageRequest,
+    include_superseded: bool,
 ) -> Result<Page<MessageWithSources>, AppError> {
     sessions::get(conn, access, session_id)?;
-    let query = chat_messages::table
+    let mut query = chat_messages::table
         .filter(chat_messages::session_id.eq(session_id.to_owned()))
         .select(Message::as_select())
         .into_boxed();
+    if !include_superseded {
+        // The conversation: the range of the partial index
+        // `chat_messages_conversation`, however many messages were replaced.
+        query = query.filter(chat_messages::superseded_by.is_null());
+    }
     let query = keyset_page!(
         query,
         page,
@@ -85,7 +91,12 @@ pub(super) fn with_sources(
 }
 
 /// Marks activity on a session: `added` more messages, `updated_at` bumped.
-fn bump(conn: &mut DbConnection, session_id: &str, added: i64, at: i64) -> Result<(), AppError> {
+pub(super) fn bump(
+    conn: &mut DbConnection,
+    session_id: &str,
+    added: i64,
+    at: i64,
+) -> Result<(), AppError> {
     diesel::update(chat_sessions::table.find(session_id))
         .set((
             chat_sessions::message_count.eq(chat_sessions::message_count + added),
@@ -124,7 +135,10 @@ pub fn start_exchange(
     also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError>,
 ) -> Result<(Exchange, Session), AppError> {
     conn.immediate_transaction(|conn| {
-        let session = sessions::get_owned(conn, user_id, session_id)?;
+        // Locked first, as regenerate and edit lock it (`service::editing`):
+        // on a backend with concurrent writers, changes to one conversation
+        // then happen one after the other and `last_message_at` is current.
+        let session = sessions::lock_owned(conn, user_id, session_id)?;
         // Strictly after everything already in the session, so the order of
         // the conversation is the order of `created_at`.
         let now = now_ms().max(session.last_message_at.map_or(0, |t| t + 1));
@@ -173,9 +187,10 @@ pub fn start_exchange(
 
 /// The most recent turns that fit both limits, oldest first. Reads at most
 /// `max_messages` rows, whatever the length of the session.
-/// Only messages created before `before` count (the reply being written and
-/// anything after it are not its context), and replies still being written
-/// (other exchanges in flight) are left out.
+/// Only messages of the conversation created before `before` count (the
+/// reply being written and anything after it are not its context; replaced
+/// messages are not part of it), and replies still being written (other
+/// exchanges in flight) are left out.
 pub fn recent_history(
     conn: &mut DbConnection,
     session_id: &str,
@@ -186,6 +201,7 @@ pub fn recent_history(
     let limit = i64::try_from(max_messages).unwrap_or(i64::MAX);
     let rows: Vec<(Role, String)> = chat_messages::table
         .filter(chat_messages::session_id.eq(session_id))
+        .filter(chat_messages::superseded_by.is_null())
         .filter(chat_messages::created_at.lt(before))
         .filter(chat_messages::status.ne(MessageStatus::Generating))
         .order((chat_messages::created_at.desc(), chat_messages::id.desc()))

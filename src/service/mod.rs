@@ -3,6 +3,7 @@
 //! layer maps to statuses in one place.
 
 pub mod chat;
+pub mod editing;
 pub mod idempotency;
 pub mod live;
 pub mod messages;

@@ -92,6 +92,23 @@ pub fn get_owned(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<Ses
     get(conn, &Access::Owner(user_id.to_owned()), id)
 }
 
+/// The caller's session, locked until the end of the transaction (a no-op
+/// update: a row lock on PostgreSQL, where SQLite's immediate transaction
+/// already holds the write lock), so changes to one conversation happen one
+/// after the other; 404 when it is absent or someone else's.
+pub fn lock_owned(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<Session, AppError> {
+    diesel::update(
+        chat_sessions::table
+            .find(id)
+            .filter(chat_sessions::user_id.eq(user_id)),
+    )
+    .set(chat_sessions::updated_at.eq(chat_sessions::updated_at))
+    .returning(Session::as_returning())
+    .get_result(conn)
+    .optional()?
+    .ok_or_else(|| AppError::not_found("chat session"))
+}
+
 /// Sessions visible with `access`, most recently updated first, each with
 /// its owner's email.
 pub fn list(

@@ -8,6 +8,7 @@ mod auth;
 mod concurrency;
 mod console;
 mod durable;
+mod editing;
 mod errors;
 mod grounding;
 mod helpers;
