@@ -90,6 +90,13 @@ pub struct Settings {
     /// How long a SIGTERM waits for replies being written before handing the
     /// rest over (their leases expire at once).
     pub shutdown_grace_secs: u64,
+    /// Provider tokens (prompt + completion) each user may spend per UTC
+    /// day; past it the offline responder answers. 0 = no limit.
+    pub token_quota_per_day: u64,
+    /// Sessions with no activity for this many days are deleted; 0 = keep forever.
+    pub retention_days: u64,
+    /// Seconds between retention sweeps (1–3600).
+    pub retention_sweep_secs: u64,
     pub llm: LlmSettings,
 }
 
@@ -141,6 +148,9 @@ impl Settings {
             sse_keep_alive_secs: env.parse("SSE_KEEP_ALIVE_SECS", 15)?,
             reply_lease_secs: env.parse("REPLY_LEASE_SECS", 10)?,
             shutdown_grace_secs: env.parse("SHUTDOWN_GRACE_SECS", 20)?,
+            token_quota_per_day: env.parse("TOKEN_QUOTA_PER_DAY", 0)?,
+            retention_days: env.parse("RETENTION_DAYS", 0)?,
+            retention_sweep_secs: env.parse("RETENTION_SWEEP_SECS", 3600)?,
             cors_allowed_origins: env
                 .non_empty("CORS_ALLOWED_ORIGINS")
                 .map(|v| {
@@ -205,6 +215,14 @@ impl Settings {
                 "REPLY_LEASE_SECS",
                 settings.reply_lease_secs,
                 "must be at least 2",
+            ));
+        }
+        if !(1..=3600).contains(&settings.retention_sweep_secs) {
+            // The contract promises a sweep at least hourly.
+            return Err(invalid(
+                "RETENTION_SWEEP_SECS",
+                settings.retention_sweep_secs,
+                "must be between 1 and 3600",
             ));
         }
         if settings.llm.knowledge_mode == KnowledgeMode::Replace
@@ -353,6 +371,26 @@ mod tests {
         assert!(err.to_string().contains("KNOWLEDGE_MODE"), "{err}");
         let err = settings(&[("KNOWLEDGE_MODE", "replace")]).unwrap_err();
         assert!(err.to_string().contains("KNOWLEDGE_DIR"), "{err}");
+    }
+
+    #[test]
+    fn quotas_and_retention_are_off_by_default_and_sweeps_are_at_least_hourly() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            (
+                s.token_quota_per_day,
+                s.retention_days,
+                s.retention_sweep_secs
+            ),
+            (0, 0, 3600)
+        );
+        let s = settings(&[("TOKEN_QUOTA_PER_DAY", "5000"), ("RETENTION_DAYS", "30")]).unwrap();
+        assert_eq!((s.token_quota_per_day, s.retention_days), (5000, 30));
+        for bad in ["0", "3601"] {
+            let err = settings(&[("RETENTION_SWEEP_SECS", bad)]).unwrap_err();
+            assert!(err.to_string().contains("RETENTION_SWEEP_SECS"), "{err}");
+        }
+        assert!(settings(&[("TOKEN_QUOTA_PER_DAY", "-1")]).is_err());
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Validated input values. A value of these types has passed the contract's
 //! rules, so the service layer never re-checks them.
 
+mod rating;
 mod role;
 mod status;
 mod text_enum;
 
+pub use rating::Rating;
 pub use role::Role;
 pub use status::MessageStatus;
 
@@ -19,6 +21,7 @@ pub const NAME_MAX_CHARS: usize = 100;
 pub const EMAIL_MAX_CHARS: usize = 254;
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const CONTENT_MAX_CHARS: usize = 8_000;
+pub const FEEDBACK_COMMENT_MAX_CHARS: usize = 2_000;
 
 /// Collects every broken rule of one request so the client sees them all at once.
 #[derive(Debug, Default)]
@@ -225,6 +228,24 @@ pub struct MessageContent(String);
 impl MessageContent {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         bounded_text("content", raw, CONTENT_MAX_CHARS, true).map(Self)
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A comment on a rating: at most 2,000 characters after trimming; a blank
+/// comment is no comment.
+#[derive(Debug, Clone)]
+pub struct FeedbackComment(String);
+
+impl FeedbackComment {
+    pub fn parse(raw: Option<&str>) -> Result<Option<Self>, FieldError> {
+        match raw.map(str::trim).filter(|t| !t.is_empty()) {
+            None => Ok(None),
+            Some(text) => bounded_text("comment", text, FEEDBACK_COMMENT_MAX_CHARS, true)
+                .map(|t| Some(Self(t))),
+        }
     }
     pub fn into_inner(self) -> String {
         self.0

@@ -1,6 +1,7 @@
 //! Prometheus metrics: HTTP requests by route and status, latency histograms,
-//! LLM calls, fallbacks and tokens. Kept per process, as Prometheus expects
-//! (it scrapes every replica and sums).
+//! LLM calls, fallbacks and tokens, searches, exports and account deletions.
+//! Kept per process, as Prometheus expects (it scrapes every replica and
+//! sums).
 //!
 //! Each `Metrics` owns its own `prometheus::Registry` rather than using a
 //! process-wide one, so every server (and every test server in one test
@@ -49,6 +50,39 @@ const LLM_TOKENS: Family = Family {
     labels: &["kind"],
 };
 
+const FEEDBACK: Family = Family {
+    name: "feedback_total",
+    help: "Ratings given to replies, by rating.",
+    labels: &["rating"],
+};
+const QUOTA_FALLBACKS: Family = Family {
+    name: "quota_fallbacks_total",
+    help:
+        "Replies written by the offline responder because the user's daily token quota was used up.",
+    labels: &[],
+};
+const RETENTION_DELETIONS: Family = Family {
+    name: "retention_deleted_sessions_total",
+    help: "Sessions deleted by the retention sweep.",
+    labels: &[],
+};
+const SEARCHES: Family = Family {
+    name: "searches_total",
+    help: "Searches of messages answered.",
+    labels: &[],
+};
+const EXPORTS: Family = Family {
+    name: "exports_total",
+    help:
+        "Exports answered, by format (json, markdown: one session; account: all of a user's data).",
+    labels: &["format"],
+};
+const ACCOUNT_DELETIONS: Family = Family {
+    name: "account_deletions_total",
+    help: "Accounts deleted by their owners.",
+    labels: &[],
+};
+
 /// The `prometheus` crate sorts labels by name; these families have always
 /// been exposed in their declared order (`provider` before `outcome`), and
 /// `render` keeps it so scrapes stay byte-for-byte what they were.
@@ -63,6 +97,30 @@ pub struct Metrics {
     fallbacks: IntCounter,
     prompt_tokens: IntCounter,
     completion_tokens: IntCounter,
+    feedback: IntCounterVec,
+    quota_fallbacks: IntCounter,
+    retention_deletions: IntCounter,
+    searches: IntCounter,
+    exports: IntCounterVec,
+    account_deletions: IntCounter,
+}
+
+/// What an export holds, for [`Metrics::export`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    Json,
+    Markdown,
+    Account,
+}
+
+impl ExportKind {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Markdown => "markdown",
+            Self::Account => "account",
+        }
+    }
 }
 
 impl Metrics {
@@ -80,12 +138,31 @@ impl Metrics {
         // Both token series exist from the start, at 0, as they always have.
         let prompt_tokens = tokens.get_metric_with_label_values(&["prompt"])?;
         let completion_tokens = tokens.get_metric_with_label_values(&["completion"])?;
-        let collectors: [Box<dyn Collector>; 5] = [
+        let feedback = IntCounterVec::new(opts(&FEEDBACK), FEEDBACK.labels)?;
+        for rating in ["up", "down"] {
+            feedback.get_metric_with_label_values(&[rating])?;
+        }
+        let quota_fallbacks = IntCounter::with_opts(opts(&QUOTA_FALLBACKS))?;
+        let retention_deletions = IntCounter::with_opts(opts(&RETENTION_DELETIONS))?;
+        let searches = IntCounter::with_opts(opts(&SEARCHES))?;
+        let exports = IntCounterVec::new(opts(&EXPORTS), EXPORTS.labels)?;
+        // Every format is listed from the start, at 0.
+        for kind in [ExportKind::Json, ExportKind::Markdown, ExportKind::Account] {
+            exports.get_metric_with_label_values(&[kind.label()])?;
+        }
+        let account_deletions = IntCounter::with_opts(opts(&ACCOUNT_DELETIONS))?;
+        let collectors: [Box<dyn Collector>; 11] = [
             Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(llm_calls.clone()),
             Box::new(fallbacks.clone()),
             Box::new(tokens),
+            Box::new(feedback.clone()),
+            Box::new(quota_fallbacks.clone()),
+            Box::new(retention_deletions.clone()),
+            Box::new(searches.clone()),
+            Box::new(exports.clone()),
+            Box::new(account_deletions.clone()),
         ];
         for collector in collectors {
             registry.register(collector)?;
@@ -98,6 +175,12 @@ impl Metrics {
             fallbacks,
             prompt_tokens,
             completion_tokens,
+            feedback,
+            quota_fallbacks,
+            retention_deletions,
+            searches,
+            exports,
+            account_deletions,
         })
     }
 
@@ -132,6 +215,36 @@ impl Metrics {
     pub fn llm_tokens(&self, prompt: u32, completion: u32) {
         self.prompt_tokens.inc_by(u64::from(prompt));
         self.completion_tokens.inc_by(u64::from(completion));
+    }
+
+    /// A rating given to a reply (`up` or `down`).
+    pub fn feedback(&self, rating: &str) {
+        if let Ok(counter) = self.feedback.get_metric_with_label_values(&[rating]) {
+            counter.inc();
+        }
+    }
+
+    pub fn search(&self) {
+        self.searches.inc();
+    }
+
+    pub fn export(&self, kind: ExportKind) {
+        if let Ok(counter) = self.exports.get_metric_with_label_values(&[kind.label()]) {
+            counter.inc();
+        }
+    }
+
+    /// A reply the offline responder wrote because the user's quota was used up.
+    pub fn quota_fallback(&self) {
+        self.quota_fallbacks.inc();
+    }
+
+    pub fn retention_deleted(&self, sessions: u64) {
+        self.retention_deletions.inc_by(sessions);
+    }
+
+    pub fn account_deleted(&self) {
+        self.account_deletions.inc();
     }
 
     /// The Prometheus text exposition format.
@@ -171,6 +284,12 @@ mod tests {
         metrics.llm_call("provider", "error");
         metrics.fallback();
         metrics.llm_tokens(7, 3);
+        metrics.feedback("down");
+        metrics.quota_fallback();
+        metrics.retention_deleted(7);
+        metrics.search();
+        metrics.export(ExportKind::Markdown);
+        metrics.account_deleted();
         let text = metrics.render();
         for line in [
             "# HELP http_requests_total HTTP requests by method, route and status.",
@@ -192,6 +311,15 @@ mod tests {
             "# HELP llm_tokens_total Tokens reported by the provider.",
             r#"llm_tokens_total{kind="prompt"} 7"#,
             r#"llm_tokens_total{kind="completion"} 3"#,
+            "# HELP feedback_total Ratings given to replies, by rating.",
+            r#"feedback_total{rating="up"} 0"#,
+            r#"feedback_total{rating="down"} 1"#,
+            "quota_fallbacks_total 1",
+            "retention_deleted_sessions_total 7",
+            "searches_total 1",
+            r#"exports_total{format="json"} 0"#,
+            r#"exports_total{format="markdown"} 1"#,
+            "account_deletions_total 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n---\n{text}");
         }

@@ -104,6 +104,8 @@ Authorize button with the `access_token`.",
         (name = "auth", description = "Accounts and tokens"),
         (name = "sessions", description = "The caller's chat sessions"),
         (name = "messages", description = "Asking the assistant; history"),
+        (name = "search", description = "Full-text search over the caller's messages"),
+        (name = "account", description = "The caller's own data: export it, delete it"),
         (name = "admin", description = "Administrators only"),
         (name = "ops", description = "Health, readiness, metrics"),
     )

@@ -27,6 +27,8 @@ use crate::routes::{self, body_deadline, console, ops};
 use crate::security_headers::add_security_headers;
 use crate::service::chat::{Chat, ContextLimits};
 use crate::service::rate_limit::RateLimiter;
+use crate::service::retention::Retention;
+use crate::service::usage::Quota;
 use crate::state::AppState;
 
 /// Paths served outside the API document, with their methods: the console's
@@ -146,8 +148,14 @@ impl Application {
             limits,
             Duration::from_secs(settings.reply_lease_secs),
             runtime.clone(),
-        );
+        )
+        .with_quota(Quota(settings.token_quota_per_day));
         runtime.spawn(chat.clone().run_background());
+        let retention = Retention {
+            days: settings.retention_days,
+            every: Duration::from_secs(settings.retention_sweep_secs),
+        };
+        runtime.spawn(retention.run(db.clone(), Arc::clone(&metrics)));
         let shutdown_grace = Duration::from_secs(settings.shutdown_grace_secs);
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(&secret, settings.access_token_ttl_secs),

@@ -6,10 +6,11 @@
 
 use diesel::prelude::*;
 
-use crate::domain::{MessageStatus, Role};
+use crate::domain::{MessageStatus, Rating, Role};
 
 use super::schema::{
-    chat_messages, chat_sessions, idempotency_keys, message_sources, refresh_tokens, users,
+    chat_messages, chat_sessions, idempotency_keys, message_feedback, message_sources,
+    refresh_tokens, users,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
@@ -67,6 +68,16 @@ pub struct Source {
     pub title: String,
     pub url: String,
     pub snippet: String,
+}
+
+/// A user's rating of an assistant message (one per message).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = message_feedback)]
+pub struct Feedback {
+    pub message_id: String,
+    pub rating: Rating,
+    pub comment: Option<String>,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]

@@ -49,6 +49,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    leases (name) {
+        name -> Text,
+        owner -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    message_feedback (message_id) {
+        message_id -> Text,
+        rating -> Text,
+        comment -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     message_sources (id) {
         id -> Text,
         message_id -> Text,
@@ -81,6 +98,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    token_usage (user_id, day) {
+        user_id -> Text,
+        day -> Text,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Text,
         email -> Text,
@@ -95,15 +121,20 @@ diesel::table! {
 diesel::joinable!(chat_messages -> chat_sessions (session_id));
 diesel::joinable!(chat_sessions -> users (user_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
+diesel::joinable!(message_feedback -> chat_messages (message_id));
 diesel::joinable!(message_sources -> chat_messages (message_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(token_usage -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     chat_messages,
     chat_sessions,
     idempotency_keys,
+    leases,
+    message_feedback,
     message_sources,
     rate_limits,
     refresh_tokens,
+    token_usage,
     users,
 );

@@ -21,6 +21,7 @@ use super::prompt::CONTINUE_INSTRUCTION;
 use super::titles::heuristic_title;
 use super::{
     ChatContext, ChatModel, CircuitBreaker, DeltaSender, LlmError, Message, Passage, Reply, Role,
+    Title,
 };
 use crate::config::LlmSettings;
 use crate::metrics::Metrics;
@@ -88,6 +89,10 @@ impl Assistant {
 
     pub fn has_provider(&self) -> bool {
         self.provider.is_some()
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     fn usable_provider(&self) -> Option<&Arc<dyn ChatModel>> {
@@ -267,21 +272,51 @@ impl Assistant {
         reply
     }
 
+    /// Answers with the offline responder whatever the provider's state (the
+    /// caller decided the provider must not be asked), in pieces sent to
+    /// `deltas`. A `continuation` follows text already stored, after a blank
+    /// line, as [`Self::continue_streaming`] does without a provider.
+    pub async fn reply_offline(
+        &self,
+        ctx: &ChatContext,
+        continuation: bool,
+        deltas: &DeltaSender,
+    ) -> Reply {
+        let mut reply = self.offline_reply(ctx, Instant::now());
+        if continuation {
+            reply.content = format!("\n\n{}", reply.content);
+        }
+        for piece in chunks(&reply.content) {
+            let _ = deltas.send(piece);
+        }
+        reply
+    }
+
     /// Whether a title should be asked of the provider (rather than derived).
     pub fn titles_from_provider(&self) -> bool {
         self.provider.is_some() && self.breaker.is_closed()
     }
 
-    /// A title for a conversation that opened with `first_message`.
-    pub async fn title(&self, first_message: &str) -> String {
+    /// A title for a conversation that opened with `first_message`, with
+    /// the tokens the provider spent on it.
+    pub async fn title(&self, first_message: &str) -> Title {
         let healthy = self.provider.as_ref().filter(|_| self.breaker.is_closed());
         if let Some(provider) = healthy {
             match provider.title(first_message).await {
-                Ok(title) => return title,
+                Ok(title) => {
+                    if let Some(usage) = title.usage {
+                        self.metrics
+                            .llm_tokens(usage.prompt_tokens, usage.completion_tokens);
+                    }
+                    return title;
+                }
                 Err(e) => tracing::warn!(error = %e, "title request failed; deriving one"),
             }
         }
-        self.heuristic_title(first_message)
+        Title {
+            text: self.heuristic_title(first_message),
+            usage: None,
+        }
     }
 
     /// A title derived without a model (instant).

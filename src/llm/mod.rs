@@ -81,6 +81,14 @@ pub struct Reply {
     pub latency_ms: u64,
 }
 
+/// A conversation's title, with the tokens the provider spent on it (none
+/// for a derived one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title {
+    pub text: String,
+    pub usage: Option<Usage>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
     #[error("the provider did not answer within {0} s")]
@@ -116,5 +124,5 @@ pub trait ChatModel: Send + Sync {
     ) -> Result<Reply, LlmError>;
 
     /// A short title for a conversation that opened with `first_message`.
-    async fn title(&self, first_message: &str) -> Result<String, LlmError>;
+    async fn title(&self, first_message: &str) -> Result<Title, LlmError>;
 }

@@ -25,7 +25,7 @@ use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 
 use super::prompt::system_message;
-use super::{ChatContext, ChatModel, DeltaSender, LlmError, Passage, Reply, Role, Usage};
+use super::{ChatContext, ChatModel, DeltaSender, LlmError, Passage, Reply, Role, Title, Usage};
 use crate::config::LlmSettings;
 
 /// Confidence of a reply that ended normally without logprobs. Providers
@@ -262,7 +262,7 @@ impl ChatModel for OpenAiProvider {
         })
     }
 
-    async fn title(&self, first_message: &str) -> Result<String, LlmError> {
+    async fn title(&self, first_message: &str) -> Result<Title, LlmError> {
         let request = CreateChatCompletionRequest {
             model: self.model.clone(),
             messages: vec![
@@ -281,14 +281,19 @@ impl ChatModel for OpenAiProvider {
             ..Default::default()
         };
         let response = self.bounded(self.client.chat().create(request)).await?;
+        let usage = response.usage.map(|u| Usage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+        });
         let raw = response
             .choices
             .into_iter()
             .next()
             .and_then(|c| c.message.content)
             .ok_or_else(|| LlmError::Malformed("no title".into()))?;
-        super::titles::clean_model_title(&raw)
-            .ok_or_else(|| LlmError::Malformed("blank title".into()))
+        let text = super::titles::clean_model_title(&raw)
+            .ok_or_else(|| LlmError::Malformed("blank title".into()))?;
+        Ok(Title { text, usage })
     }
 }
 

@@ -69,6 +69,17 @@ pub struct Stats {
     pub by_model: BTreeMap<String, i64>,
     /// Messages per UTC day over the last 30 days, oldest first.
     pub messages_per_day: Vec<DayCount>,
+    /// Replies being written now (`status: generating`).
+    pub generating: i64,
+    /// Replies rated up and down.
+    pub feedback: FeedbackCounts,
+}
+
+/// How many replies are rated each way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FeedbackCounts {
+    pub up: i64,
+    pub down: i64,
 }
 
 /// A user as administrators see them.
@@ -84,6 +95,9 @@ pub struct UserActivity {
     /// Time of their latest message.
     #[schema(required = true, format = DateTime)]
     pub last_active_at: Option<String>,
+    /// Provider tokens (prompt + completion) they spent today (UTC), the
+    /// count their daily quota applies to.
+    pub tokens_today: i64,
 }
 
 impl From<&users::UserActivity> for UserActivity {
@@ -94,6 +108,7 @@ impl From<&users::UserActivity> for UserActivity {
             session_count: a.session_count,
             message_count: a.message_count,
             last_active_at: a.last_active_at.map(rfc3339),
+            tokens_today: a.tokens_today,
         }
     }
 }
@@ -179,6 +194,11 @@ pub async fn admin_get_stats(
                 count,
             })
             .collect(),
+        generating: s.generating,
+        feedback: FeedbackCounts {
+            up: s.feedback_up,
+            down: s.feedback_down,
+        },
     }))
 }
 

@@ -15,6 +15,7 @@ use super::responses::{
 use super::{sse, PageQuery};
 use crate::auth::AuthUser;
 use crate::clock::rfc3339;
+pub use crate::domain::Rating;
 use crate::domain::{MessageContent, MessageStatus, Role};
 use crate::error::AppError;
 use crate::service::chat::{Asker, ReplyEvent};
@@ -93,14 +94,6 @@ pub struct Message {
     pub feedback: Option<Feedback>,
 }
 
-/// A rating of a reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Rating {
-    Up,
-    Down,
-}
-
 /// A user's feedback on an assistant message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Feedback {
@@ -135,7 +128,11 @@ impl From<&MessageWithSources> for Message {
             fallback: m.fallback,
             status: m.status,
             superseded_by: m.superseded_by.clone(),
-            feedback: None,
+            feedback: s.feedback.as_ref().map(|f| Feedback {
+                rating: f.rating,
+                comment: f.comment.clone(),
+                created_at: rfc3339(f.created_at),
+            }),
             sources: s
                 .sources
                 .iter()

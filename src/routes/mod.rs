@@ -8,20 +8,25 @@
 //! same registration. `405 Allow` answers are derived from that document
 //! ([`fallback`]).
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod body_deadline;
 pub mod console;
 pub mod editing;
+pub mod export;
 pub mod extract;
 pub mod fallback;
+pub mod feedback;
 pub mod idempotency;
 pub mod messages;
 pub mod ops;
 pub mod replies;
 pub mod responses;
+pub mod search;
 pub mod sessions;
 pub mod sse;
+pub mod usage;
 
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -37,6 +42,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(messages::configure)
         .configure(replies::configure)
         .configure(editing::configure)
+        .configure(feedback::configure)
+        .configure(usage::configure)
+        .configure(search::configure)
+        .configure(export::configure)
+        .configure(account::configure)
         .configure(admin::configure)
         .configure(console::configure)
         .configure(ops::configure);

@@ -18,12 +18,13 @@ use tracing::Instrument;
 
 use super::live::{LiveWriter, Registry};
 use super::messages::{self, Exchange, Lease, MessageWithSources};
+use super::usage::{self, Quota, Spent};
 use super::{editing, idempotency, replies, sessions};
 use crate::clock::{new_id, now_ms};
 use crate::db::models::{Message, Session};
 use crate::db::{Database, DbConnection};
 use crate::error::AppError;
-use crate::llm::{Assistant, ChatContext};
+use crate::llm::{Assistant, ChatContext, Usage};
 
 /// The writer saves the text at least this often...
 const SAVE_EVERY: Duration = Duration::from_millis(500);
@@ -88,6 +89,8 @@ pub struct Chat {
     db: Database,
     assistant: Arc<Assistant>,
     limits: ContextLimits,
+    /// Provider tokens per user per UTC day (`TOKEN_QUOTA_PER_DAY`).
+    quota: Quota,
     writers: Arc<Writers>,
 }
 
@@ -147,6 +150,15 @@ impl Sent<'_> {
     }
 }
 
+/// Adds what the provider spent to the user's count for today (UTC).
+fn record_usage(conn: &mut DbConnection, user_id: &str, used: Usage) -> Result<(), AppError> {
+    let spent = Spent {
+        prompt_tokens: i64::from(used.prompt_tokens),
+        completion_tokens: i64::from(used.completion_tokens),
+    };
+    usage::record(conn, user_id, &usage::day_of(now_ms()), spent)
+}
+
 /// How a writer's loop ended.
 enum Ended {
     Written,
@@ -167,6 +179,7 @@ impl Chat {
             db,
             assistant,
             limits,
+            quota: Quota(0),
             writers: Arc::new(Writers {
                 owner: new_id(),
                 lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
@@ -179,8 +192,37 @@ impl Chat {
         }
     }
 
+    /// Limits each user's provider tokens per UTC day (`Quota(0)`: no limit).
+    #[must_use]
+    pub fn with_quota(mut self, quota: Quota) -> Self {
+        self.quota = quota;
+        self
+    }
+
     pub fn assistant(&self) -> &Assistant {
         &self.assistant
+    }
+
+    /// Whose reply this is and whether the provider may be asked for it:
+    /// not when the owner's daily quota is used up. Every reply (a send, a
+    /// takeover, and whatever else produces one) is written by
+    /// [`Self::write`], which asks this first, so no path reaches the
+    /// provider past the quota.
+    async fn owner_and_quota(&self, session_id: &str) -> (Option<String>, bool) {
+        let (session_id, quota) = (session_id.to_owned(), self.quota);
+        let day = usage::day_of(now_ms());
+        match self
+            .db
+            .run(move |conn| usage::owner_and_quota(conn, &session_id, &day, quota))
+            .await
+        {
+            Ok(Some((owner, used_up))) => (Some(owner), used_up),
+            Ok(None) => (None, false),
+            Err(e) => {
+                tracing::warn!(error = ?e, "cannot read the token quota; the provider may answer");
+                (None, false)
+            }
+        }
     }
 
     fn lease(&self) -> Lease {
@@ -329,13 +371,19 @@ impl Chat {
         } = job;
         let id = reply.id.clone();
         let continuation = !prefix.is_empty();
+        let (owner_id, over_quota) = self.owner_and_quota(&reply.session_id).await;
+        if over_quota && self.assistant.has_provider() {
+            self.assistant.metrics().quota_fallback();
+        }
         let (tx, mut pieces) = mpsc::unbounded_channel::<String>();
         let generation = {
             let (assistant, context, prefix) =
                 (Arc::clone(&self.assistant), context.clone(), prefix.clone());
             tokio::spawn(
                 async move {
-                    if continuation {
+                    if over_quota {
+                        assistant.reply_offline(&context, continuation, &tx).await
+                    } else if continuation {
                         assistant.continue_streaming(&context, &prefix, &tx).await
                     } else if streamed {
                         assistant.reply_streaming(&context, &tx).await
@@ -392,8 +440,12 @@ impl Chat {
                         (answer.content.clone(), ms)
                     };
                     let (id, owner, stopped_text) = (id.clone(), owner.clone(), text.clone());
+                    let spent = owner_id.clone().zip(answer.usage);
                     self.db
                         .run(move |conn| {
+                            if let Some((user_id, used)) = &spent {
+                                record_usage(conn, user_id, *used)?;
+                            }
                             if replies::complete(conn, &id, &owner, &content, &answer, latency_ms)?
                             {
                                 return Ok(true);
@@ -423,7 +475,10 @@ impl Chat {
             }
         };
         match outcome {
-            Ok(true) if needs_title => self.title(&reply.session_id, context.question()).await,
+            Ok(true) if needs_title => {
+                self.title(&reply.session_id, context.question(), owner_id, over_quota)
+                    .await;
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, reply = %id, "cannot finish the reply"),
         }
@@ -451,10 +506,17 @@ impl Chat {
 
     /// Titles the session after its first exchange. A title from the
     /// provider is asked for in the background, so it never delays the
-    /// reply; a derived one is set at once.
-    async fn title(&self, session_id: &str, question: &str) {
+    /// reply, and its tokens count against the owner's quota; a derived one
+    /// is set at once (also when the quota is used up).
+    async fn title(
+        &self,
+        session_id: &str,
+        question: &str,
+        owner_id: Option<String>,
+        over_quota: bool,
+    ) {
         let session_id = session_id.to_owned();
-        if !self.assistant.titles_from_provider() {
+        if over_quota || !self.assistant.titles_from_provider() {
             let title = self.assistant.heuristic_title(question);
             if let Err(e) = self
                 .db
@@ -469,9 +531,15 @@ impl Chat {
         tokio::spawn(
             async move {
                 let title = chat.assistant.title(&question).await;
+                let spent = owner_id.zip(title.usage);
                 if let Err(e) = chat
                     .db
-                    .run(move |conn| sessions::set_title_if_unset(conn, &session_id, &title))
+                    .run(move |conn| {
+                        if let Some((user_id, used)) = &spent {
+                            record_usage(conn, user_id, *used)?;
+                        }
+                        sessions::set_title_if_unset(conn, &session_id, &title.text)
+                    })
                     .await
                 {
                     tracing::warn!(error = ?e, "cannot store the session title");

@@ -77,6 +77,7 @@ fn stored(message: Message) -> MessageWithSources {
     MessageWithSources {
         message,
         sources: Vec::new(),
+        feedback: None,
     }
 }
 

@@ -7,18 +7,19 @@ use diesel::prelude::*;
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use super::sessions::{self, Access};
 use crate::clock::{new_id, now_ms};
-use crate::db::models::{Message, Session, Source};
-use crate::db::schema::{chat_messages, chat_sessions, message_sources};
+use crate::db::models::{Feedback, Message, Session, Source};
+use crate::db::schema::{chat_messages, chat_sessions, message_feedback, message_sources};
 use crate::db::DbConnection;
 use crate::domain::{MessageStatus, Role};
 use crate::error::AppError;
 use crate::llm;
 
-/// A message with the sources it drew on.
+/// A message with the sources it drew on and the user's feedback on it.
 #[derive(Debug, Clone)]
 pub struct MessageWithSources {
     pub message: Message,
     pub sources: Vec<Source>,
+    pub feedback: Option<Feedback>,
 }
 
 fn cursor_of(m: &MessageWithSources) -> Cursor {
@@ -60,7 +61,7 @@ pub fn list(
     Ok(Page::from_rows(stored, page, cursor_of))
 }
 
-/// Loads the sources of `messages` in one query.
+/// Loads the sources and the feedback of `messages` (one query each).
 pub(super) fn with_sources(
     conn: &mut DbConnection,
     messages: Vec<Message>,
@@ -81,11 +82,24 @@ pub(super) fn with_sources(
             by_message.entry(s.message_id.clone()).or_default().push(s);
         }
     }
+    let mut feedback: HashMap<String, Feedback> = HashMap::new();
+    if !assistant_ids.is_empty() {
+        let rows: Vec<Feedback> = message_feedback::table
+            .filter(message_feedback::message_id.eq_any(&assistant_ids))
+            .select(Feedback::as_select())
+            .load(conn)?;
+        feedback.extend(rows.into_iter().map(|f| (f.message_id.clone(), f)));
+    }
     Ok(messages
         .into_iter()
         .map(|message| {
             let sources = by_message.remove(&message.id).unwrap_or_default();
-            MessageWithSources { message, sources }
+            let feedback = feedback.remove(&message.id);
+            MessageWithSources {
+                message,
+                sources,
+                feedback,
+            }
         })
         .collect())
 }
@@ -174,10 +188,12 @@ pub fn start_exchange(
             user_message: MessageWithSources {
                 message: question,
                 sources: Vec::new(),
+                feedback: None,
             },
             reply: MessageWithSources {
                 message: reply,
                 sources: Vec::new(),
+                feedback: None,
             },
         };
         also(conn, &exchange)?;

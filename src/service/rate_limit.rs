@@ -89,6 +89,10 @@ fn email_key(email: &str) -> String {
     hashed("auth:email", &[email])
 }
 
+fn messages_key(user_id: &str) -> String {
+    format!("messages:user:{user_id}")
+}
+
 fn email_address_key(email: &str, ip: Option<IpAddr>) -> String {
     hashed("auth:email-ip", &[email, &address(ip)])
 }
@@ -175,8 +179,7 @@ impl RateLimiter {
 
     /// Messages sent, per user.
     pub async fn check_messages(&self, user_id: &str) -> Result<(), AppError> {
-        self.hit(format!("messages:user:{user_id}"), self.messages_per_min)
-            .await
+        self.hit(messages_key(user_id), self.messages_per_min).await
     }
 
     /// Counts one request against `key`; 429 when it is over `limit`.
@@ -194,6 +197,18 @@ impl RateLimiter {
         }
         Ok(())
     }
+}
+
+/// Deletes the rows keyed to a user: their message budget and the failed
+/// sign-ins counted against their email. (Failures per email and address
+/// are keyed by a hash of both, so cannot be found from the email alone;
+/// they lapse with their one-minute window.)
+pub fn forget_user(conn: &mut DbConnection, user_id: &str, email: &str) -> Result<(), AppError> {
+    diesel::sql_query("DELETE FROM rate_limits WHERE key = $1 OR key = $2")
+        .bind::<Text, _>(messages_key(user_id))
+        .bind::<Text, _>(email_key(email))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Adds one to `key` in this window; returns the new count.

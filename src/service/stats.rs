@@ -6,7 +6,7 @@ use diesel::sql_types::{BigInt, Nullable};
 
 use crate::db::schema::{chat_messages, chat_sessions, message_sources, users};
 use crate::db::DbConnection;
-use crate::domain::Role;
+use crate::domain::{MessageStatus, Role};
 use crate::error::AppError;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -31,6 +31,10 @@ pub struct Totals {
     pub by_model: Vec<(String, i64)>,
     /// `(day start in ms, messages that day)`, oldest first, 30 entries.
     pub per_day: Vec<(i64, i64)>,
+    /// Replies being written now.
+    pub generating: i64,
+    pub feedback_up: i64,
+    pub feedback_down: i64,
 }
 
 /// Every figure from one read transaction, so they agree with each other
@@ -86,6 +90,11 @@ fn compute_in(conn: &mut DbConnection, now: i64) -> Result<Totals, AppError> {
         .group_by(sql::<BigInt>(&day_expr))
         .select((sql::<BigInt>(&day_expr), count_star()))
         .load(conn)?;
+    let generating: i64 = chat_messages::table
+        .filter(chat_messages::status.eq(MessageStatus::Generating))
+        .count()
+        .get_result(conn)?;
+    let (feedback_up, feedback_down) = super::feedback::counts(conn)?;
     let per_day = (0..DAYS_OF_HISTORY)
         .map(|d| {
             let n = counted
@@ -112,5 +121,8 @@ fn compute_in(conn: &mut DbConnection, now: i64) -> Result<Totals, AppError> {
             .map(|(m, n)| (m.unwrap_or_default(), n))
             .collect(),
         per_day,
+        generating,
+        feedback_up,
+        feedback_down,
     })
 }

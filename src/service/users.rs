@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable};
 
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
+use super::usage;
 use crate::clock::{new_id, now_ms};
 use crate::db::models::User;
 use crate::db::schema::{chat_sessions, users};
@@ -85,6 +86,8 @@ pub fn update_flags(
     changes: UserChanges,
 ) -> Result<User, AppError> {
     conn.immediate_transaction(|conn| {
+        // Decided alone against concurrent demotions and account deletions.
+        super::account::lock_active_admins(conn)?;
         let user = find_by_id(conn, id)?.ok_or_else(|| AppError::not_found("user"))?;
         let is_admin = changes.is_admin.unwrap_or(user.is_admin);
         let is_active = changes.is_active.unwrap_or(user.is_active);
@@ -118,6 +121,8 @@ pub struct UserActivity {
     pub session_count: i64,
     pub message_count: i64,
     pub last_active_at: Option<i64>,
+    /// Provider tokens (prompt + completion) spent today (UTC).
+    pub tokens_today: i64,
 }
 
 /// Users, newest first, optionally filtered by an email substring, with
@@ -155,6 +160,7 @@ pub fn list_with_activity(
             max(chat_sessions::last_message_at),
         ))
         .load::<(String, i64, Option<i64>, Option<i64>)>(conn)?;
+    let tokens = usage::totals_on(conn, &ids, &usage::day_of(now_ms()))?;
     let items = rows
         .into_iter()
         .map(|user| {
@@ -163,6 +169,10 @@ pub fn list_with_activity(
                 session_count: found.map_or(0, |a| a.1),
                 message_count: found.and_then(|a| a.2).unwrap_or(0),
                 last_active_at: found.and_then(|a| a.3),
+                tokens_today: tokens
+                    .iter()
+                    .find(|(id, _)| *id == user.id)
+                    .map_or(0, |(_, n)| *n),
                 user,
             }
         })
@@ -184,10 +194,12 @@ pub fn with_activity(conn: &mut DbConnection, user: User) -> Result<UserActivity
                 max(chat_sessions::last_message_at),
             ))
             .get_result(conn)?;
+    let tokens_today = usage::spent_on(conn, &user.id, &usage::day_of(now_ms()))?.total();
     Ok(UserActivity {
         user,
         session_count,
         message_count: message_count.unwrap_or(0),
         last_active_at,
+        tokens_today,
     })
 }

@@ -20,11 +20,16 @@ use tempfile::TempDir;
 pub use richesreach_chat::{
     domain::{MessageStatus, Role},
     error::ErrorResponse,
-    routes::admin::{AdminSession, Stats, TokenTotals, UserActivity},
+    routes::admin::{AdminSession, FeedbackCounts, Stats, TokenTotals, UserActivity},
     routes::auth::{TokenPair, User},
-    routes::messages::{Delta, Message, MessageExchange, Usage},
+    routes::feedback::RatedMessage,
+    routes::messages::{Delta, Message, MessageExchange, Rating, Usage},
+    routes::account::AccountExport,
+    routes::export::SessionExport,
     routes::ops::Health,
+    routes::search::SearchHit,
     routes::sessions::Session,
+    routes::usage::TokenUsage,
     service::pagination::Page,
 };
 
@@ -327,6 +332,8 @@ paged!(
     Page<Message> => Message,
     Page<UserActivity> => UserActivity,
     Page<AdminSession> => AdminSession,
+    Page<RatedMessage> => RatedMessage,
+    Page<SearchHit> => SearchHit,
 );
 
 /// Reads JSON into an API type, strictly: serialising the value again must
@@ -372,6 +379,29 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     assert_eq!(body.error.code, code, "error code in {body:?}");
     assert!(!body.error.message.is_empty(), "message in {body:?}");
     body
+}
+
+/// Runs `sql` on the test database; returns the rows it changed.
+pub async fn db_execute(app: &TestApp, sql: String) -> usize {
+    use diesel::RunQueryDsl;
+    app.db()
+        .run(move |conn| Ok(diesel::sql_query(sql).execute(conn)?))
+        .await
+        .expect("the statement runs")
+}
+
+/// The `n` of a query such as `SELECT COUNT(*) AS n FROM …`.
+pub async fn db_count(app: &TestApp, sql: String) -> i64 {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    app.db()
+        .run(move |conn| Ok(diesel::sql_query(sql).get_result::<Count>(conn)?.n))
+        .await
+        .expect("the count runs")
 }
 
 /// Lets the clock (millisecond resolution) move on, so rows created next

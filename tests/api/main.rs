@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account;
 mod admin;
 mod auth;
 mod concurrency;
@@ -10,6 +11,8 @@ mod console;
 mod durable;
 mod editing;
 mod errors;
+mod feedback;
+mod export;
 mod grounding;
 mod helpers;
 mod idempotency;
@@ -17,8 +20,11 @@ mod messages;
 mod openapi;
 mod ops;
 mod provider;
+mod quotas;
 mod restarts;
+mod retention;
 mod retrieval;
+mod search;
 mod security;
 mod sessions;
 mod slow_upstream;

@@ -23,6 +23,8 @@ fn admin_endpoints(user_id: &str, session_id: &str) -> Vec<(Method, String, Opti
             format!("/admin/sessions/{session_id}/messages"),
             None,
         ),
+        (Method::GET, "/admin/feedback".to_owned(), None),
+        (Method::GET, "/admin/feedback?rating=down".to_owned(), None),
     ]
 }
 

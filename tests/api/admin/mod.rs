@@ -4,6 +4,7 @@
 
 mod access;
 mod conversations;
+mod feedback;
 mod last_admin;
 mod page;
 mod sessions;

@@ -40,6 +40,7 @@ async fn users_are_listed_with_their_activity() {
             "session_count",
             "message_count",
             "last_active_at",
+            "tokens_today",
         ],
     );
     let page: Page<UserActivity> = from_wire(wire);

@@ -1,0 +1,3 @@
+DROP TABLE leases;
+DROP TABLE token_usage;
+DROP TABLE message_feedback;

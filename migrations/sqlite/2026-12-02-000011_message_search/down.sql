@@ -1,0 +1,10 @@
+DROP TRIGGER chat_messages_search_delete;
+DROP TRIGGER chat_messages_search_restored;
+DROP TRIGGER chat_messages_search_superseded;
+DROP TRIGGER chat_messages_search_content;
+DROP TRIGGER chat_messages_search_insert;
+DROP TRIGGER message_search_docs_update;
+DROP TRIGGER message_search_docs_delete;
+DROP TRIGGER message_search_docs_insert;
+DROP TABLE message_search;
+DROP TABLE message_search_docs;
