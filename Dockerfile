@@ -3,6 +3,10 @@
 # ---- chef: the toolchain plus cargo-chef ---------------------------------------
 FROM rust:1.95-slim-bookworm AS chef
 ARG CARGO_CHEF_VERSION=0.1.78
+# libpq: the PostgreSQL client library the binary links (diesel's postgres backend).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpq-dev \
+    && rm -rf /var/lib/apt/lists/*
 RUN cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}"
 WORKDIR /src
 
@@ -28,7 +32,7 @@ RUN cargo build --release --locked --bin richesreach-chat \
 # ---- run ---------------------------------------------------------------------
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libpq5 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin app \
     && mkdir -p /data && chown app:app /data

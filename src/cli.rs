@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::auth::PasswordHasher;
 use crate::config::Settings;
-use crate::db::Database;
+use crate::db::{redacted_url, Database};
 use crate::domain::{Email, Password, UserName};
 use crate::llm::knowledge::{check_folder, KnowledgeBase};
 use crate::service::users;
@@ -82,11 +82,12 @@ pub async fn run(cli: Cli) -> CliResult {
         }
         Command::Migrate => {
             let settings = Settings::from_env()?;
-            let db = Database::connect(&settings.database_url, 1)?;
+            let db =
+                Database::connect_with(&settings.database_url, &settings.db_options().single())?;
             let applied = db.migrate()?;
             println!(
                 "{applied} migration(s) applied to {}",
-                settings.database_url
+                redacted_url(&settings.database_url)
             );
             Ok(())
         }
@@ -101,7 +102,8 @@ pub async fn run(cli: Cli) -> CliResult {
             let password = Password::parse(raw).map_err(|e| format!("password {}", e.message))?;
             let hash =
                 PasswordHasher::new(settings.bcrypt_cost).hash_blocking(password.expose())?;
-            let db = Database::connect(&settings.database_url, 1)?;
+            let db =
+                Database::connect_with(&settings.database_url, &settings.db_options().single())?;
             db.migrate()?;
             let mut conn = db.get()?;
             let user = users::create(&mut conn, &email, &name, &hash, admin)?;
@@ -114,7 +116,7 @@ pub async fn run(cli: Cli) -> CliResult {
                 },
                 user.email,
                 user.id,
-                settings.database_url
+                redacted_url(&settings.database_url)
             );
             Ok(())
         }

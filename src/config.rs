@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
 
-use crate::db::sqlite_path;
+use crate::db::{sqlite_path, Backend, DbOptions};
 use crate::llm::knowledge::KnowledgeMode;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,11 +18,6 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
-    #[error("cannot read or create the JWT secret file {path}: {source}")]
-    SecretFile {
-        path: String,
-        source: std::io::Error,
-    },
 }
 
 /// Where the JWT signing key comes from.
@@ -30,8 +25,11 @@ pub enum ConfigError {
 pub enum JwtSecretSource {
     /// Set through `JWT_SECRET`.
     Env(SecretString),
-    /// Generated once and kept in this file (mode 0600).
-    File(PathBuf),
+    /// Generated once and kept in the database, so every process on it signs
+    /// with the same key. `import` is the key file earlier versions kept
+    /// beside a SQLite database: its key becomes the stored one, so tokens
+    /// already issued stay valid.
+    Database { import: Option<PathBuf> },
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +61,10 @@ pub struct Settings {
     pub bind: String,
     pub database_url: String,
     pub db_pool_size: u32,
+    /// How long a request waits for a database connection before a 503.
+    pub db_connect_timeout_secs: u64,
+    /// PostgreSQL's `statement_timeout` (0 = none).
+    pub db_statement_timeout_secs: u64,
     pub jwt_secret: JwtSecretSource,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
@@ -117,7 +119,12 @@ impl Settings {
         let database_url = env.string("DATABASE_URL", "data/chat.db");
         let jwt_secret = match env.non_empty("JWT_SECRET") {
             Some(secret) => JwtSecretSource::Env(SecretString::from(secret)),
-            None => JwtSecretSource::File(data_dir(&database_url).join("jwt_secret")),
+            None => JwtSecretSource::Database {
+                import: match Backend::of(&database_url) {
+                    Backend::Sqlite => Some(data_dir(&database_url).join("jwt_secret")),
+                    Backend::Postgres => None,
+                },
+            },
         };
         let bcrypt_cost = env.parse("BCRYPT_COST", bcrypt::DEFAULT_COST)?;
         if !(4..=31).contains(&bcrypt_cost) {
@@ -130,6 +137,8 @@ impl Settings {
         let settings = Self {
             bind: env.string("BIND", "127.0.0.1:8000"),
             db_pool_size: env.parse("DB_POOL_SIZE", 8)?,
+            db_connect_timeout_secs: env.parse("DB_CONNECT_TIMEOUT_SECS", 5)?,
+            db_statement_timeout_secs: env.parse("DB_STATEMENT_TIMEOUT_SECS", 30)?,
             database_url,
             jwt_secret,
             access_token_ttl_secs: env.parse("ACCESS_TOKEN_TTL", 900)?,
@@ -181,6 +190,9 @@ impl Settings {
         };
         if settings.db_pool_size == 0 {
             return Err(invalid("DB_POOL_SIZE", 0, "must be at least 1"));
+        }
+        if settings.db_connect_timeout_secs == 0 {
+            return Err(invalid("DB_CONNECT_TIMEOUT_SECS", 0, "must be at least 1"));
         }
         if settings.access_token_ttl_secs == 0 || settings.refresh_token_ttl_secs == 0 {
             return Err(invalid(
@@ -241,13 +253,24 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The database pool's settings.
+    pub fn db_options(&self) -> DbOptions {
+        DbOptions {
+            max_connections: self.db_pool_size,
+            connect_timeout: std::time::Duration::from_secs(self.db_connect_timeout_secs),
+            statement_timeout: std::time::Duration::from_secs(self.db_statement_timeout_secs),
+        }
+    }
+}
+
 /// Half the cores (at least one): bcrypt is pure CPU work, and the other half
 /// keeps answering everything else while sign-ins queue.
 fn default_hash_concurrency() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
-/// The directory that holds the database file (and the generated JWT secret).
+/// The directory that holds a SQLite database file.
 pub fn data_dir(database_url: &str) -> PathBuf {
     let path = sqlite_path(database_url);
     match Path::new(path).parent() {
@@ -322,9 +345,29 @@ mod tests {
         assert_eq!(s.database_url, "data/chat.db");
         assert_eq!(s.max_body_bytes, 262_144);
         assert!(s.allow_registration);
-        assert!(
-            matches!(s.jwt_secret, JwtSecretSource::File(ref p) if p.ends_with("data/jwt_secret"))
-        );
+        assert!(matches!(
+            s.jwt_secret,
+            JwtSecretSource::Database { import: Some(ref p) } if p.ends_with("data/jwt_secret")
+        ));
+        assert_eq!(s.db_connect_timeout_secs, 5);
+        assert_eq!(s.db_statement_timeout_secs, 30);
+    }
+
+    #[test]
+    fn a_postgres_url_has_no_data_directory_and_no_key_file() {
+        for url in [
+            "postgres://chat@db/chat",
+            "postgresql://chat@db:5432/chat?sslmode=require",
+        ] {
+            let s = settings(&[("DATABASE_URL", url)]).unwrap();
+            assert_eq!(Backend::of(&s.database_url), Backend::Postgres);
+            assert!(matches!(
+                s.jwt_secret,
+                JwtSecretSource::Database { import: None }
+            ));
+        }
+        assert_eq!(Backend::of("data/chat.db"), Backend::Sqlite);
+        assert_eq!(Backend::of("sqlite://postgres.db"), Backend::Sqlite);
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub enum ErrorCode {
     ValidationFailed,
     RateLimited,
     Internal,
+    /// The database does not answer (for now): retry shortly.
+    ServiceUnavailable,
 }
 
 impl PartialEq<&str> for ErrorCode {
@@ -107,6 +109,9 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// The database could not be reached in time.
+    #[error("the service is temporarily unavailable; retry shortly")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
@@ -114,6 +119,10 @@ pub enum AppError {
 impl AppError {
     pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
         Self::Internal(err.into())
+    }
+
+    pub fn unavailable(err: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self::Unavailable(err.into())
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -141,6 +150,7 @@ impl AppError {
             Self::Validation(_) => ErrorCode::ValidationFailed,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
+            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
         }
     }
 
@@ -187,12 +197,15 @@ impl ResponseError for AppError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::Internal(_) = self {
-            tracing::error!(error = ?self, "internal error");
+        match self {
+            Self::Internal(_) => tracing::error!(error = ?self, "internal error"),
+            Self::Unavailable(_) => tracing::warn!(error = ?self, "database unavailable"),
+            _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
         match self {
@@ -202,6 +215,9 @@ impl ResponseError for AppError {
             }
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
             _ => {}
         }
@@ -213,6 +229,12 @@ impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         match err {
             diesel::result::Error::NotFound => Self::NotFound("resource not found".into()),
+            // The server went away under an open connection (PostgreSQL
+            // restarted or unreachable): the pool replaces the connection.
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection,
+                _,
+            ) => Self::unavailable(err),
             other => Self::internal(other),
         }
     }

@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::{JwtKeys, PasswordHasher};
 use crate::config::{JwtSecretSource, Settings};
 use crate::db::{Database, DbSetupError};
+use crate::error::AppError;
 use crate::llm::knowledge::{FolderError, KnowledgeBase};
 use crate::llm::Assistant;
 use crate::metrics::Metrics;
@@ -28,6 +29,7 @@ use crate::security_headers::add_security_headers;
 use crate::service::chat::{Chat, ContextLimits};
 use crate::service::rate_limit::RateLimiter;
 use crate::service::retention::Retention;
+use crate::service::signing_keys;
 use crate::service::usage::Quota;
 use crate::state::AppState;
 
@@ -49,8 +51,8 @@ pub enum StartupError {
         addr: String,
         source: std::io::Error,
     },
-    #[error(transparent)]
-    Secret(#[from] crate::config::ConfigError),
+    #[error("cannot read or store the JWT signing key: {0}")]
+    Secret(AppError),
     #[error("cannot set up the metrics: {0}")]
     Metrics(#[from] prometheus::Error),
     #[error("the server must be built inside a tokio runtime: {0}")]
@@ -59,43 +61,31 @@ pub enum StartupError {
     Knowledge(#[from] FolderError),
 }
 
-/// The JWT signing key: `JWT_SECRET`, or a random key generated once and kept
-/// (mode 0600) beside the database so tokens survive restarts.
-pub fn jwt_secret(settings: &Settings) -> Result<Vec<u8>, crate::config::ConfigError> {
-    match &settings.jwt_secret {
-        JwtSecretSource::Env(secret) => Ok(secret.expose_secret().as_bytes().to_vec()),
-        JwtSecretSource::File(path) => {
-            load_or_create_secret(path).map_err(|source| crate::config::ConfigError::SecretFile {
-                path: path.display().to_string(),
-                source,
-            })
-        }
-    }
+/// The JWT signing key: `JWT_SECRET`, or a random key generated once and
+/// kept in the database, so that tokens survive restarts and every replica
+/// on the database signs and checks with the same key. A SQLite deployment
+/// that kept its key in a file beside the database (earlier versions) keeps
+/// that key: the file's key is what gets stored.
+pub fn jwt_secret(settings: &Settings, db: &Database) -> Result<Vec<u8>, AppError> {
+    let import = match &settings.jwt_secret {
+        JwtSecretSource::Env(secret) => return Ok(secret.expose_secret().as_bytes().to_vec()),
+        JwtSecretSource::Database { import } => import.as_deref().and_then(read_key_file),
+    };
+    let candidate = import
+        .unwrap_or_else(|| crate::auth::new_refresh_secret() + &crate::auth::new_refresh_secret());
+    let mut conn = db.get()?;
+    let secret = signing_keys::get_or_insert(&mut conn, JWT_KEY_NAME, &candidate)?;
+    tracing::warn!("JWT_SECRET is not set: signing tokens with the key kept in the database; set JWT_SECRET in production (the same value on every replica)");
+    Ok(secret.into_bytes())
 }
 
-fn load_or_create_secret(path: &Path) -> std::io::Result<Vec<u8>> {
-    if let Ok(existing) = std::fs::read_to_string(path) {
-        let existing = existing.trim();
-        if existing.len() >= 32 {
-            tracing::warn!(path = %path.display(), "JWT_SECRET is not set: signing tokens with the key stored in this file; set JWT_SECRET in production (the same value on every replica)");
-            return Ok(existing.as_bytes().to_vec());
-        }
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let secret = crate::auth::new_refresh_secret() + &crate::auth::new_refresh_secret();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    use std::io::Write;
-    options.open(path)?.write_all(secret.as_bytes())?;
-    tracing::warn!(path = %path.display(), "JWT_SECRET is not set: generated a signing key and stored it in this file; set JWT_SECRET in production (and the same value on every replica)");
-    Ok(secret.into_bytes())
+/// The name of the JWT signing key in the database.
+const JWT_KEY_NAME: &str = "jwt";
+
+fn read_key_file(path: &Path) -> Option<String> {
+    let key = std::fs::read_to_string(path).ok()?;
+    let key = key.trim();
+    (key.len() >= 32).then(|| key.to_owned())
 }
 
 pub struct Application {
@@ -109,12 +99,12 @@ impl Application {
     /// Opens the database, runs migrations, binds `settings.bind` (port 0
     /// picks a free port) and prepares the server.
     pub fn build(settings: Settings) -> Result<Self, StartupError> {
-        let db = Database::connect(&settings.database_url, settings.db_pool_size)?;
+        let db = Database::connect_with(&settings.database_url, &settings.db_options())?;
         let applied = db.migrate()?;
         if applied > 0 {
-            tracing::info!(applied, "database migrations applied");
+            tracing::info!(applied, backend = ?db.backend(), "database migrations applied");
         }
-        let secret = jwt_secret(&settings)?;
+        let secret = jwt_secret(&settings, &db).map_err(StartupError::Secret)?;
         let metrics = Arc::new(Metrics::new()?);
         let knowledge = KnowledgeBase::load(
             settings.llm.knowledge_dir.as_deref(),

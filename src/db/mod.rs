@@ -7,27 +7,88 @@ pub mod schema;
 use std::path::Path;
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{
-    ConnectionManager, CustomizeConnection, HandleError, LoggingErrorHandler, Pool,
-    PooledConnection,
+    CustomizeConnection, HandleError, LoggingErrorHandler, ManageConnection, Pool,
+    PooledConnection, R2D2Connection,
 };
-use diesel::Connection;
+use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::AppError;
 use crate::telemetry::spawn_blocking_with_tracing;
 
-/// The connection type every service function works over. A second backend
-/// becomes a variation of this alias (diesel's `MultiConnection`), not a rewrite.
-pub type DbConnection = diesel::SqliteConnection;
-pub type DbPool = Pool<ConnectionManager<DbConnection>>;
-pub type PooledConn = PooledConnection<ConnectionManager<DbConnection>>;
+/// The connection every service function works over: one code path for both
+/// backends. Queries use only what both understand; the few that cannot
+/// (see [`write_transaction`]) match on the variant in one small function.
+/// PostgreSQL is listed first, as diesel's `MultiConnection` expects.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
 
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub type DbPool = Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// How long a writer waits for SQLite's lock before giving up.
 const BUSY_TIMEOUT_MS: u64 = 10_000;
+
+/// The key of the PostgreSQL advisory lock held while migrating, so that
+/// replicas starting together migrate one after the other.
+const MIGRATION_LOCK_KEY: i64 = 0x5252_4348_4154; // "RRCHAT"
+
+/// Which database a `DATABASE_URL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// `postgres://` or `postgresql://` is PostgreSQL; anything else is a
+    /// SQLite file (the default, `data/chat.db`).
+    pub fn of(database_url: &str) -> Self {
+        let lower = database_url.trim_start().to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
+}
+
+/// How the pool opens and uses connections.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub max_connections: u32,
+    /// How long a request waits for a connection (and PostgreSQL for a new
+    /// one to open) before it is answered 503.
+    pub connect_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` on every connection (0 = none).
+    pub statement_timeout: Duration,
+}
+
+impl DbOptions {
+    /// The same with one connection (command-line tools).
+    pub fn single(&self) -> Self {
+        Self {
+            max_connections: 1,
+            ..self.clone()
+        }
+    }
+
+    pub fn new(max_connections: u32) -> Self {
+        Self {
+            max_connections,
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbSetupError {
@@ -44,23 +105,108 @@ pub enum DbSetupError {
     Migrations(String),
 }
 
-/// Per-connection pragmas. `busy_timeout` makes concurrent writers queue
-/// instead of failing with "database is locked"; `synchronous = NORMAL` in WAL
-/// mode is durable against a killed process (a committed transaction is in the
-/// WAL file). WAL itself is a property of the file, set once by
-/// [`Database::connect`] before the pool opens: switching it from every new
-/// connection at once made them race for the lock on a fresh file.
+/// Opens connections of the backend the URL names. (diesel's own manager
+/// would try every variant in turn, and a PostgreSQL URL that does not
+/// answer would then be opened as a SQLite file of that name.)
 #[derive(Debug)]
-struct SqlitePragmas;
+pub struct Manager {
+    backend: Backend,
+    url: String,
+}
 
-impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Pg),
+            Backend::Sqlite => SqliteConnection::establish(&self.url).map(DbConnection::Sqlite),
+        }
+        .map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Per-connection settings.
+///
+/// SQLite: `busy_timeout` makes concurrent writers queue instead of failing
+/// with "database is locked"; `synchronous = NORMAL` in WAL mode is durable
+/// against a killed process (a committed transaction is in the WAL file).
+/// WAL itself is a property of the file, set once by [`Database::connect`]
+/// before the pool opens: switching it from every new connection at once
+/// made them race for the lock on a fresh file.
+///
+/// PostgreSQL: a `statement_timeout`, so a stuck query frees its connection.
+#[derive(Debug)]
+struct ConnectionSettings {
+    statement_timeout_ms: u128,
+}
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettings {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
-             PRAGMA synchronous = NORMAL;
-             PRAGMA foreign_keys = ON;"
-        ))
+        match conn {
+            DbConnection::Sqlite(conn) => conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON;"
+            )),
+            DbConnection::Pg(conn) => conn.batch_execute(&format!(
+                "SET statement_timeout = {}",
+                self.statement_timeout_ms
+            )),
+        }
         .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Runs `work` in a transaction meant for check-then-act work, committing
+/// when it returns `Ok`.
+///
+/// SQLite: `BEGIN IMMEDIATE` takes the write lock at once, so two of these
+/// never interleave (a plain `BEGIN` would fail with "database is locked"
+/// when two readers both try to write). PostgreSQL: an ordinary transaction
+/// (READ COMMITTED), which does NOT serialise anything by itself: the work
+/// must decide with conditional statements (`UPDATE … WHERE <condition>` and
+/// its row count) or lock the rows it reads (`SELECT … FOR UPDATE`, in a
+/// function that matches on the variant).
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+        }
+        DbConnection::Pg(_) => Manager::begin_transaction(conn)?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
+impl DbConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Pg(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
     }
 }
 
@@ -95,7 +241,7 @@ fn enable_wal(path: &str) -> Result<(), DbSetupError> {
         path: path.to_owned(),
         reason,
     };
-    let mut conn = DbConnection::establish(path).map_err(|e| open_error(e.to_string()))?;
+    let mut conn = SqliteConnection::establish(path).map_err(|e| open_error(e.to_string()))?;
     conn.batch_execute(&format!(
         "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL;"
     ))
@@ -110,58 +256,122 @@ pub fn sqlite_path(database_url: &str) -> &str {
         .unwrap_or(database_url)
 }
 
+/// The URL with its password (if any) hidden, for messages and logs.
+pub fn redacted_url(database_url: &str) -> String {
+    let Some((scheme, rest)) = database_url.split_once("://") else {
+        return database_url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+            None => database_url.to_owned(),
+        },
+        None => database_url.to_owned(),
+    }
+}
+
+/// A PostgreSQL URL with libpq's `connect_timeout` (whole seconds, at least
+/// 2, libpq's minimum), unless the URL sets one itself.
+fn with_connect_timeout(url: &str, timeout: Duration) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!(
+        "{url}{separator}connect_timeout={}",
+        timeout.as_secs().max(2)
+    )
+}
+
 /// A cheap-to-clone handle on the pool.
 #[derive(Clone)]
 pub struct Database {
     pool: DbPool,
+    backend: Backend,
 }
 
 impl Database {
-    /// Opens (creating if needed, privately) the database and its directory.
+    /// Opens the database with default timeouts (SQLite: creating the file
+    /// and its directory, privately, if needed).
     pub fn connect(database_url: &str, max_connections: u32) -> Result<Self, DbSetupError> {
-        Self::connect_reporting(database_url, max_connections, Box::new(LoggingErrorHandler))
+        Self::connect_with(database_url, &DbOptions::new(max_connections))
     }
 
-    /// [`Database::connect`], with the pool's connection errors sent to `errors`.
+    /// Opens the database with `options`.
+    pub fn connect_with(database_url: &str, options: &DbOptions) -> Result<Self, DbSetupError> {
+        Self::connect_reporting(database_url, options, Box::new(LoggingErrorHandler))
+    }
+
+    /// [`Database::connect_with`], with the pool's connection errors sent to `errors`.
     fn connect_reporting(
         database_url: &str,
-        max_connections: u32,
+        options: &DbOptions,
         errors: Box<dyn HandleError<diesel::r2d2::Error>>,
     ) -> Result<Self, DbSetupError> {
-        let path = sqlite_path(database_url);
-        if path != ":memory:" {
-            create_private(Path::new(path)).map_err(|source| DbSetupError::CreateDir {
-                path: path.to_owned(),
-                source,
-            })?;
-            enable_wal(path)?;
-        }
-        let manager = ConnectionManager::<DbConnection>::new(path);
+        let backend = Backend::of(database_url);
+        let url = match backend {
+            Backend::Postgres => with_connect_timeout(database_url, options.connect_timeout),
+            Backend::Sqlite => {
+                let path = sqlite_path(database_url);
+                if path != ":memory:" {
+                    create_private(Path::new(path)).map_err(|source| DbSetupError::CreateDir {
+                        path: path.to_owned(),
+                        source,
+                    })?;
+                    enable_wal(path)?;
+                }
+                path.to_owned()
+            }
+        };
         let pool = Pool::builder()
-            .max_size(max_connections)
-            .connection_timeout(Duration::from_secs(30))
-            .connection_customizer(Box::new(SqlitePragmas))
+            .max_size(options.max_connections)
+            .connection_timeout(options.connect_timeout)
+            .connection_customizer(Box::new(ConnectionSettings {
+                statement_timeout_ms: options.statement_timeout.as_millis(),
+            }))
             .error_handler(errors)
-            .build(manager)?;
-        Ok(Self { pool })
+            .build(Manager { backend, url })?;
+        Ok(Self { pool, backend })
     }
 
-    /// Applies every pending embedded migration; returns how many ran.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every pending embedded migration of the backend; returns how
+    /// many ran. On PostgreSQL an advisory lock is held meanwhile, so that
+    /// replicas starting together migrate one at a time (the later ones find
+    /// nothing left to do).
     pub fn migrate(&self) -> Result<usize, DbSetupError> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| DbSetupError::Migrations(e.to_string()))?;
-        let applied = conn
-            .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| DbSetupError::Migrations(e.to_string()))?;
-        Ok(applied.len())
+        let failed = |e: &dyn std::fmt::Display| DbSetupError::Migrations(e.to_string());
+        let mut conn = self.pool.get().map_err(|e| failed(&e))?;
+        match &mut *conn {
+            DbConnection::Sqlite(sqlite) => sqlite
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|applied| applied.len())
+                .map_err(|e| failed(&e)),
+            DbConnection::Pg(pg) => {
+                pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                    .map_err(|e| failed(&e))?;
+                let applied = pg
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|applied| applied.len())
+                    .map_err(|e| failed(&e));
+                let unlocked = pg
+                    .batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                    .map_err(|e| failed(&e));
+                let applied = applied?;
+                unlocked?;
+                Ok(applied)
+            }
+        }
     }
 
     /// Checks out a connection on the current thread (for CLI commands and
     /// code already running on a blocking thread).
     pub fn get(&self) -> Result<PooledConn, AppError> {
-        self.pool.get().map_err(AppError::internal)
+        self.pool.get().map_err(AppError::unavailable)
     }
 
     /// Runs blocking database work on the blocking thread pool, never on an
@@ -173,7 +383,7 @@ impl Database {
     {
         let pool = self.pool.clone();
         spawn_blocking_with_tracing(move || {
-            let mut conn = pool.get().map_err(AppError::internal)?;
+            let mut conn = pool.get().map_err(AppError::unavailable)?;
             work(&mut conn)
         })
         .await
@@ -193,6 +403,33 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
+    #[test]
+    fn passwords_are_hidden_from_printed_urls() {
+        assert_eq!(
+            redacted_url("postgres://chat:s3cret@db:5432/chat?sslmode=require"),
+            "postgres://chat:***@db:5432/chat?sslmode=require"
+        );
+        assert_eq!(redacted_url("postgres://db/chat"), "postgres://db/chat");
+        assert_eq!(redacted_url("data/chat.db"), "data/chat.db");
+    }
+
+    #[test]
+    fn postgres_urls_get_a_connect_timeout_unless_they_set_one() {
+        let five = Duration::from_secs(5);
+        assert_eq!(
+            with_connect_timeout("postgres://db/chat", five),
+            "postgres://db/chat?connect_timeout=5"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://db/chat?sslmode=disable", Duration::from_secs(1)),
+            "postgres://db/chat?sslmode=disable&connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://db/chat?connect_timeout=9", five),
+            "postgres://db/chat?connect_timeout=9"
+        );
+    }
+
     #[derive(Debug, Clone, Default)]
     struct CountErrors(Arc<AtomicUsize>);
 
@@ -210,7 +447,9 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let url = dir.path().join("chat.db").display().to_string();
             let errors = CountErrors::default();
-            let db = Database::connect_reporting(&url, 8, Box::new(errors.clone())).unwrap();
+            let db =
+                Database::connect_reporting(&url, &DbOptions::new(8), Box::new(errors.clone()))
+                    .unwrap();
             assert_eq!(errors.0.load(Ordering::SeqCst), 0, "pool errors at start");
             let mode: String = {
                 #[derive(diesel::QueryableByName)]

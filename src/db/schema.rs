@@ -98,6 +98,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    signing_keys (name) {
+        name -> Text,
+        secret -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     token_usage (user_id, day) {
         user_id -> Text,
         day -> Text,
@@ -135,6 +143,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_sources,
     rate_limits,
     refresh_tokens,
+    signing_keys,
     token_usage,
     users,
 );

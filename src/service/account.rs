@@ -5,7 +5,7 @@ use diesel::sql_types::Text;
 
 use super::rate_limit;
 use crate::db::schema::users;
-use crate::db::DbConnection;
+use crate::db::{write_transaction, DbConnection};
 use crate::error::AppError;
 
 /// Deletes the user and, in the same transaction, everything keyed to them:
@@ -20,8 +20,8 @@ use crate::error::AppError;
 /// waits for the first and then counts what it committed; on SQLite the
 /// immediate transaction already serialises writers).
 pub fn delete(conn: &mut DbConnection, user_id: &str, email: &str) -> Result<(), AppError> {
-    conn.immediate_transaction(|conn| {
-        lock_active_admins(conn)?;
+    write_transaction(conn, |conn| {
+        super::users::lock_admins_and(conn, user_id)?;
         let deleted = diesel::sql_query(
             "DELETE FROM users WHERE id = $1 AND ( \
                 NOT (is_admin AND is_active) \
@@ -41,14 +41,4 @@ pub fn delete(conn: &mut DbConnection, user_id: &str, email: &str) -> Result<(),
         rate_limit::forget_user(conn, user_id, email)?;
         Ok(())
     })
-}
-
-/// Takes the row locks of every active administrator (a no-op update), so
-/// that whatever this transaction decides about "the last administrator" is
-/// decided alone.
-pub(super) fn lock_active_admins(conn: &mut DbConnection) -> Result<(), AppError> {
-    diesel::update(users::table.filter(users::is_admin.eq(true).and(users::is_active.eq(true))))
-        .set(users::is_admin.eq(users::is_admin))
-        .execute(conn)?;
-    Ok(())
 }

@@ -20,7 +20,7 @@ use super::sessions;
 use crate::clock::{new_id, now_ms};
 use crate::db::models::{Message, Session};
 use crate::db::schema::chat_messages;
-use crate::db::DbConnection;
+use crate::db::{write_transaction, DbConnection};
 use crate::domain::{MessageStatus, Role};
 use crate::error::AppError;
 
@@ -96,7 +96,7 @@ pub fn start_regenerate(
     lease: &Lease,
     also: impl FnOnce(&mut DbConnection, &MessageWithSources) -> Result<(), AppError>,
 ) -> Result<(MessageWithSources, Session), AppError> {
-    conn.immediate_transaction(|conn| {
+    write_transaction(conn, |conn| {
         let session = sessions::lock_owned(conn, user_id, session_id)?;
         let old = message_in(conn, session_id, message_id)?;
         let at = next_time(&session);
@@ -162,7 +162,7 @@ pub fn start_edit(
     lease: &Lease,
     also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError>,
 ) -> Result<(Exchange, Session), AppError> {
-    conn.immediate_transaction(|conn| {
+    write_transaction(conn, |conn| {
         let session = sessions::lock_owned(conn, user_id, session_id)?;
         let edited = message_in(conn, session_id, message_id)?;
         let at = next_time(&session);
@@ -213,9 +213,12 @@ pub fn start_edit(
         )
         .set(chat_messages::superseded_by.eq(&question.id))
         .execute(conn)?;
-        diesel::insert_into(chat_messages::table)
-            .values([&question, &reply])
-            .execute(conn)?;
+        // One row at a time: the multi-backend connection has no batch insert.
+        for row in [&question, &reply] {
+            diesel::insert_into(chat_messages::table)
+                .values(row)
+                .execute(conn)?;
+        }
         let left = 1 + i64::try_from(after).unwrap_or(i64::MAX);
         bump(conn, session_id, 2 - left, at + 1)?;
         let exchange = Exchange {

@@ -4,7 +4,7 @@
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::upsert::excluded;
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::messages::{with_sources, MessageWithSources};
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
@@ -13,7 +13,7 @@ use super::sessions::Access;
 use crate::clock::now_ms;
 use crate::db::models::{Feedback, Message};
 use crate::db::schema::{chat_messages, chat_sessions, message_feedback, users};
-use crate::db::DbConnection;
+use crate::db::{write_transaction, DbConnection};
 use crate::domain::{Rating, Role};
 use crate::error::AppError;
 
@@ -28,7 +28,7 @@ pub fn put(
     rating: Rating,
     comment: Option<String>,
 ) -> Result<MessageWithSources, AppError> {
-    conn.immediate_transaction(|conn| {
+    write_transaction(conn, |conn| {
         let access = Access::Owner(user_id.to_owned());
         let found = replies::find(conn, &access, session_id, message_id)?;
         if found.message.role == Role::User {
@@ -42,24 +42,27 @@ pub fn put(
             comment,
             created_at: now_ms(),
         };
-        diesel::insert_into(message_feedback::table)
-            .values(&row)
-            .on_conflict(message_feedback::message_id)
-            .do_update()
-            .set((
-                message_feedback::rating.eq(excluded(message_feedback::rating)),
-                message_feedback::comment.eq(excluded(message_feedback::comment)),
-                message_feedback::created_at.eq(excluded(message_feedback::created_at)),
-            ))
-            .execute(conn)
-            .map_err(|e| match e {
-                // The message was deleted meanwhile (a backend whose
-                // transactions do not serialise writers, such as PostgreSQL).
-                DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-                    AppError::not_found("message")
-                }
-                other => AppError::from(other),
-            })?;
+        // One upsert (diesel's multi-backend connection has no `on_conflict`).
+        diesel::sql_query(
+            "INSERT INTO message_feedback (message_id, rating, comment, created_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (message_id) DO UPDATE SET \
+               rating = excluded.rating, comment = excluded.comment, \
+               created_at = excluded.created_at",
+        )
+        .bind::<Text, _>(&row.message_id)
+        .bind::<Text, _>(row.rating.as_str())
+        .bind::<Nullable<Text>, _>(row.comment.as_deref())
+        .bind::<BigInt, _>(row.created_at)
+        .execute(conn)
+        .map_err(|e| match e {
+            // The message was deleted meanwhile (a backend whose
+            // transactions do not serialise writers, such as PostgreSQL).
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                AppError::not_found("message")
+            }
+            other => AppError::from(other),
+        })?;
         Ok(MessageWithSources {
             feedback: Some(row),
             ..found

@@ -9,7 +9,7 @@ use super::sessions::{self, Access};
 use crate::clock::{new_id, now_ms};
 use crate::db::models::{Feedback, Message, Session, Source};
 use crate::db::schema::{chat_messages, chat_sessions, message_feedback, message_sources};
-use crate::db::DbConnection;
+use crate::db::{write_transaction, DbConnection};
 use crate::domain::{MessageStatus, Role};
 use crate::error::AppError;
 use crate::llm;
@@ -148,7 +148,7 @@ pub fn start_exchange(
     lease: &Lease,
     also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError>,
 ) -> Result<(Exchange, Session), AppError> {
-    conn.immediate_transaction(|conn| {
+    write_transaction(conn, |conn| {
         // Locked first, as regenerate and edit lock it (`service::editing`):
         // on a backend with concurrent writers, changes to one conversation
         // then happen one after the other and `last_message_at` is current.
@@ -180,9 +180,13 @@ pub fn start_exchange(
             lease_expires_at: Some(now_ms() + lease.ttl_ms),
             ..message(Role::Assistant, "", now + 1)
         };
-        diesel::insert_into(chat_messages::table)
-            .values([&question, &reply])
-            .execute(conn)?;
+        // One row at a time: diesel's multi-backend connection has no
+        // multi-row insert.
+        for row in [&question, &reply] {
+            diesel::insert_into(chat_messages::table)
+                .values(row)
+                .execute(conn)?;
+        }
         bump(conn, session_id, 2, now + 1)?;
         let exchange = Exchange {
             user_message: MessageWithSources {

@@ -16,6 +16,7 @@ pub mod replies;
 pub mod retention;
 pub mod search;
 pub mod sessions;
+pub mod signing_keys;
 pub mod stats;
 pub mod tokens;
 pub mod usage;

@@ -22,7 +22,7 @@ use diesel::sql_types::{BigInt, Text};
 use sha2::{Digest, Sha256};
 
 use crate::clock::now_ms;
-use crate::db::{Database, DbConnection};
+use crate::db::{write_transaction, Database, DbConnection};
 use crate::error::AppError;
 
 const WINDOW_MS: i64 = 60_000;
@@ -125,7 +125,7 @@ impl RateLimiter {
         let allowed = self
             .db
             .run(move |conn| {
-                conn.immediate_transaction(|conn| {
+                write_transaction(conn, |conn| {
                     if bump(conn, &ip_key, window)? > limit {
                         return Ok::<_, AppError>(false);
                     }
@@ -158,7 +158,7 @@ impl RateLimiter {
         let window = Window::now();
         self.db
             .run(move |conn| {
-                conn.immediate_transaction(|conn| {
+                write_transaction(conn, |conn| {
                     for key in &keys {
                         bump(conn, key, window)?;
                     }
@@ -190,7 +190,7 @@ impl RateLimiter {
         let window = Window::now();
         let counted = self
             .db
-            .run(move |conn| conn.immediate_transaction(|conn| bump(conn, &key, window)))
+            .run(move |conn| write_transaction(conn, |conn| bump(conn, &key, window)))
             .await?;
         if counted > i64::from(limit) {
             return Err(window.limited());
@@ -227,11 +227,27 @@ fn bump(conn: &mut DbConnection, key: &str, window: Window) -> Result<i64, AppEr
     // Old windows are garbage: sweep them whenever a key starts a new window
     // (at most once per key and minute).
     if counted.count == 1 {
-        diesel::sql_query("DELETE FROM rate_limits WHERE window_start < $1")
-            .bind::<BigInt, _>(window.start)
-            .execute(conn)?;
+        sweep(conn, window.start)?;
     }
     Ok(counted.count)
+}
+
+/// Deletes the counters of windows before `start`. On PostgreSQL the rows
+/// other transactions hold (being counted right now) are skipped, not
+/// waited for: two requests each starting a new window and sweeping the
+/// other's old row would otherwise wait for each other (a deadlock).
+fn sweep(conn: &mut DbConnection, start: i64) -> Result<(), AppError> {
+    let statement = match conn {
+        DbConnection::Pg(_) => {
+            "DELETE FROM rate_limits WHERE key IN \
+             (SELECT key FROM rate_limits WHERE window_start < $1 FOR UPDATE SKIP LOCKED)"
+        }
+        DbConnection::Sqlite(_) => "DELETE FROM rate_limits WHERE window_start < $1",
+    };
+    diesel::sql_query(statement)
+        .bind::<BigInt, _>(start)
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The count of `key` in this window, without adding to it.

@@ -13,7 +13,7 @@ use crate::clock::{new_id, now_ms};
 use crate::db::models::{Message, Source};
 use crate::db::schema::chat_messages;
 use crate::db::schema::message_sources;
-use crate::db::DbConnection;
+use crate::db::{write_transaction, DbConnection};
 use crate::domain::{MessageStatus, Role};
 use crate::error::AppError;
 use crate::llm::Reply;
@@ -128,7 +128,7 @@ pub fn complete(
     reply: &Reply,
     latency_ms: i64,
 ) -> Result<bool, AppError> {
-    conn.immediate_transaction(|conn| {
+    write_transaction(conn, |conn| {
         let updated = diesel::update(
             chat_messages::table
                 .find(message_id)
@@ -165,9 +165,11 @@ pub fn complete(
                 snippet: s.snippet.clone(),
             })
             .collect();
-        if !sources.is_empty() {
+        // One row at a time: diesel's multi-backend connection has no
+        // multi-row insert.
+        for source in &sources {
             diesel::insert_into(message_sources::table)
-                .values(&sources)
+                .values(source)
                 .execute(conn)?;
         }
         Ok(true)
@@ -184,7 +186,7 @@ pub fn stop(
     session_id: &str,
     message_id: &str,
 ) -> Result<(), AppError> {
-    conn.immediate_transaction(|conn| {
+    write_transaction(conn, |conn| {
         let found = find(
             conn,
             &Access::Owner(user_id.to_owned()),
@@ -314,10 +316,17 @@ pub fn claim_expired(
             chat_messages::lease_owner.eq(owner),
             chat_messages::lease_expires_at.eq(lease_until),
         ))
-        .returning(Message::as_returning())
-        .get_result(conn)
-        .optional()?;
-        claimed.extend(won);
+        .execute(conn)?;
+        if won == 1 {
+            // Ours now (the lease), so the row read back is the one claimed.
+            claimed.extend(
+                chat_messages::table
+                    .find(&id)
+                    .select(Message::as_select())
+                    .first(conn)
+                    .optional()?,
+            );
+        }
     }
     Ok(claimed)
 }

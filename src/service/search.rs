@@ -2,7 +2,7 @@
 //! database's own index (SQLite FTS5; PostgreSQL full-text search).
 //!
 //! What differs between the backends is one query each ([`sqlite_matches`],
-//! [`POSTGRES_MATCHES`]): both take the same safe query text and owner, and
+//! [`postgres_matches`]): both take the same safe query text and owner, and
 //! answer the same rows (message id, snippet with private markers, a rank
 //! where lower is better). Everything around them — the query's safety,
 //! pagination, markers, loading the messages — is shared.
@@ -107,7 +107,10 @@ pub fn search(
         .after
         .as_ref()
         .map(|c| (rank_of_key(c.key), c.id.as_str()));
-    let rows = sqlite_matches(conn, user_id, query, after, page.fetch())?;
+    let rows = match conn {
+        DbConnection::Pg(_) => postgres_matches(conn, user_id, query, after, page.fetch())?,
+        DbConnection::Sqlite(_) => sqlite_matches(conn, user_id, query, after, page.fetch())?,
+    };
     let ranks: HashMap<String, f64> = rows
         .iter()
         .map(|r| (r.message_id.clone(), r.rank))
@@ -188,9 +191,7 @@ fn sqlite_matches(
 /// $1/$2 the markers, $3 the ellipsis, $4 the snippet's words, $5
 /// [`SearchQuery::plain`], $6 the owner, $7/$8 the cursor, $9 the limit.
 /// `ts_rank` is higher for better matches, so the rank is its negation.
-/// To be run by the PostgreSQL connection when that backend is wired in.
-#[allow(dead_code)]
-pub(crate) const POSTGRES_MATCHES: &str = "\
+const POSTGRES_MATCHES: &str = "\
     WITH q AS (SELECT plainto_tsquery('english', $5) AS query), \
     ranked AS ( \
         SELECT m.id AS message_id, m.content, \
@@ -209,6 +210,29 @@ pub(crate) const POSTGRES_MATCHES: &str = "\
     WHERE rank > $7 OR (rank = $7 AND message_id > $8) \
     ORDER BY rank, message_id \
     LIMIT $9";
+
+/// PostgreSQL: [`POSTGRES_MATCHES`].
+fn postgres_matches(
+    conn: &mut DbConnection,
+    user_id: &str,
+    query: &SearchQuery,
+    after: Option<(f64, &str)>,
+    limit: i64,
+) -> Result<Vec<MatchRow>, AppError> {
+    let (after_rank, after_id) = after.unwrap_or((f64::NEG_INFINITY, ""));
+    let rows = diesel::sql_query(POSTGRES_MATCHES)
+        .bind::<Text, _>(OPEN.to_string())
+        .bind::<Text, _>(CLOSE.to_string())
+        .bind::<Text, _>(ELLIPSIS)
+        .bind::<diesel::sql_types::Integer, _>(SNIPPET_TOKENS)
+        .bind::<Text, _>(query.plain())
+        .bind::<Text, _>(user_id)
+        .bind::<Double, _>(after_rank)
+        .bind::<Text, _>(after_id)
+        .bind::<BigInt, _>(limit)
+        .load(conn)?;
+    Ok(rows)
+}
 
 /// Maps a rank (an `f64`) to an `i64` with the same order, for the cursor.
 fn key_of_rank(rank: f64) -> i64 {

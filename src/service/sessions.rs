@@ -8,7 +8,7 @@ use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use crate::clock::{new_id, now_ms};
 use crate::db::models::Session;
 use crate::db::schema::{chat_sessions, users};
-use crate::db::DbConnection;
+use crate::db::{write_transaction, DbConnection};
 use crate::error::AppError;
 
 fn cursor_of(s: &Session) -> Cursor {
@@ -48,7 +48,7 @@ pub fn create_keyed(
     key: Option<&KeyedRequest>,
     answer: impl FnOnce(&Session) -> Result<String, AppError>,
 ) -> Result<Session, AppError> {
-    conn.immediate_transaction(|conn| {
+    write_transaction(conn, |conn| {
         let session = create(conn, user_id, title)?;
         if let Some(key) = key {
             let outcome = Outcome {
@@ -92,21 +92,30 @@ pub fn get_owned(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<Ses
     get(conn, &Access::Owner(user_id.to_owned()), id)
 }
 
-/// The caller's session, locked until the end of the transaction (a no-op
-/// update: a row lock on PostgreSQL, where SQLite's immediate transaction
-/// already holds the write lock), so changes to one conversation happen one
-/// after the other; 404 when it is absent or someone else's.
-pub fn lock_owned(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<Session, AppError> {
-    diesel::update(
+/// Keeps other writers off the caller's session until the transaction ends,
+/// so what is read of it next (its last message's time) stays true while
+/// messages are added. SQLite's `BEGIN IMMEDIATE` already does; PostgreSQL
+/// locks the row (`FOR UPDATE`). An absent session is left to the read that
+/// follows (404).
+pub fn lock_for_write(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<(), AppError> {
+    if let DbConnection::Pg(pg) = conn {
         chat_sessions::table
             .find(id)
-            .filter(chat_sessions::user_id.eq(user_id)),
-    )
-    .set(chat_sessions::updated_at.eq(chat_sessions::updated_at))
-    .returning(Session::as_returning())
-    .get_result(conn)
-    .optional()?
-    .ok_or_else(|| AppError::not_found("chat session"))
+            .filter(chat_sessions::user_id.eq(user_id))
+            .select(chat_sessions::id)
+            .for_update()
+            .first::<String>(pg)
+            .optional()?;
+    }
+    Ok(())
+}
+
+/// The caller's session, locked until the end of the transaction
+/// ([`lock_for_write`]), so changes to one conversation happen one after the
+/// other; 404 when it is absent or someone else's.
+pub fn lock_owned(conn: &mut DbConnection, user_id: &str, id: &str) -> Result<Session, AppError> {
+    lock_for_write(conn, user_id, id)?;
+    get_owned(conn, user_id, id)
 }
 
 /// Sessions visible with `access`, most recently updated first, each with
@@ -141,7 +150,9 @@ pub fn rename(
     id: &str,
     title: &str,
 ) -> Result<Session, AppError> {
-    diesel::update(
+    // (No `RETURNING` into a struct: diesel's multi-backend connection
+    // cannot build it, so the row is read back.)
+    let renamed = diesel::update(
         chat_sessions::table
             .find(id)
             .filter(chat_sessions::user_id.eq(user_id)),
@@ -150,10 +161,11 @@ pub fn rename(
         chat_sessions::title.eq(title),
         chat_sessions::updated_at.eq(now_ms()),
     ))
-    .returning(Session::as_returning())
-    .get_result(conn)
-    .optional()?
-    .ok_or_else(|| AppError::not_found("chat session"))
+    .execute(conn)?;
+    if renamed == 0 {
+        return Err(AppError::not_found("chat session"));
+    }
+    get_owned(conn, user_id, id)
 }
 
 /// Deletes the session; its messages and their sources go with it (cascade).

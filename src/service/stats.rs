@@ -60,9 +60,9 @@ fn compute_in(conn: &mut DbConnection, now: i64) -> Result<Totals, AppError> {
     ) = assistant
         .select((
             count_star(),
-            sql::<Nullable<diesel::sql_types::Double>>("AVG(latency_ms)"),
-            sql::<Nullable<BigInt>>("SUM(prompt_tokens)"),
-            sql::<Nullable<BigInt>>("SUM(completion_tokens)"),
+            sql::<Nullable<diesel::sql_types::Double>>("CAST(AVG(latency_ms) AS DOUBLE PRECISION)"),
+            sql::<Nullable<BigInt>>("CAST(SUM(prompt_tokens) AS BIGINT)"),
+            sql::<Nullable<BigInt>>("CAST(SUM(completion_tokens) AS BIGINT)"),
         ))
         .get_result(conn)?;
     let fallback_messages: i64 = assistant

@@ -7,7 +7,7 @@ use crate::auth::{hash_refresh_secret, new_refresh_secret};
 use crate::clock::{new_id, now_ms};
 use crate::db::models::{RefreshToken, User};
 use crate::db::schema::{refresh_tokens, users};
-use crate::db::DbConnection;
+use crate::db::{write_transaction, DbConnection};
 use crate::error::AppError;
 
 /// Issues a refresh token in `family_id` (a new family when `None`); returns the
@@ -52,7 +52,7 @@ pub fn rotate(
     let hash = hash_refresh_secret(secret);
     // The transaction commits even when the answer is a rejection, so a
     // family revoked for reuse stays revoked.
-    let outcome = conn.immediate_transaction(|conn| -> Result<Rotation, AppError> {
+    let outcome = write_transaction(conn, |conn| -> Result<Rotation, AppError> {
         let now = now_ms();
         let Some(token) = refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(&hash))
@@ -81,9 +81,25 @@ pub fn rotate(
         if !user.is_active {
             return Ok(Rotation::Rejected("account is deactivated"));
         }
-        diesel::update(refresh_tokens::table.find(&token.id))
-            .set(refresh_tokens::used_at.eq(now))
-            .execute(conn)?;
+        // The token is spent only if nobody spent it since it was read: of
+        // concurrent refreshes with one token exactly one gets here with a
+        // row (PostgreSQL re-checks the condition once the winner commits).
+        // The others are replays like any other: the family is revoked, the
+        // winner's new token with it.
+        let spent = diesel::update(
+            refresh_tokens::table
+                .find(&token.id)
+                .filter(refresh_tokens::used_at.is_null())
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::used_at.eq(now))
+        .execute(conn)?;
+        if spent == 0 {
+            revoke_family(conn, &token.family_id, now)?;
+            tracing::warn!(user_id = %token.user_id, family = %token.family_id,
+                "refresh token used concurrently; family revoked");
+            return Ok(Rotation::Rejected("refresh token already used"));
+        }
         let next = issue(conn, &user.id, Some(&token.family_id), ttl_secs)?;
         Ok(Rotation::Rotated(Box::new(user), next))
     })?;

@@ -10,7 +10,7 @@ use super::usage;
 use crate::clock::{new_id, now_ms};
 use crate::db::models::User;
 use crate::db::schema::{chat_sessions, users};
-use crate::db::DbConnection;
+use crate::db::{write_transaction, DbConnection};
 use crate::domain::{Email, UserName};
 use crate::error::{is_unique_violation, AppError};
 
@@ -85,9 +85,8 @@ pub fn update_flags(
     id: &str,
     changes: UserChanges,
 ) -> Result<User, AppError> {
-    conn.immediate_transaction(|conn| {
-        // Decided alone against concurrent demotions and account deletions.
-        super::account::lock_active_admins(conn)?;
+    write_transaction(conn, |conn| {
+        lock_admins_and(conn, id)?;
         let user = find_by_id(conn, id)?.ok_or_else(|| AppError::not_found("user"))?;
         let is_admin = changes.is_admin.unwrap_or(user.is_admin);
         let is_active = changes.is_active.unwrap_or(user.is_active);
@@ -103,15 +102,42 @@ pub fn update_flags(
                 ));
             }
         }
-        let updated = diesel::update(users::table.find(id))
+        diesel::update(users::table.find(id))
             .set((users::is_admin.eq(is_admin), users::is_active.eq(is_active)))
-            .returning(User::as_returning())
-            .get_result(conn)?;
+            .execute(conn)?;
         if !is_active {
             super::tokens::revoke_all_for_user(conn, id)?;
         }
-        Ok(updated)
+        Ok(User {
+            is_admin,
+            is_active,
+            ..user
+        })
     })
+}
+
+/// Makes the last-admin check of [`update_flags`] hold until its transaction
+/// ends. SQLite: its `BEGIN IMMEDIATE` already keeps every other writer out.
+/// PostgreSQL (READ COMMITTED) would let two administrators demoting each
+/// other both count two admins and both succeed: the user changed and every
+/// active administrator are locked first (`FOR UPDATE`, in id order so two
+/// such transactions queue instead of deadlocking), and what is read after
+/// that is current and stays so.
+pub(super) fn lock_admins_and(conn: &mut DbConnection, id: &str) -> Result<(), AppError> {
+    if let DbConnection::Pg(pg) = conn {
+        users::table
+            .filter(
+                users::is_admin
+                    .eq(true)
+                    .and(users::is_active.eq(true))
+                    .or(users::id.eq(id)),
+            )
+            .order(users::id)
+            .select(users::id)
+            .for_update()
+            .load::<String>(pg)?;
+    }
+    Ok(())
 }
 
 /// A user with their activity.
@@ -156,7 +182,7 @@ pub fn list_with_activity(
         .select((
             chat_sessions::user_id,
             count_star(),
-            sql::<Nullable<BigInt>>("SUM(chat_sessions.message_count)"),
+            sql::<Nullable<BigInt>>("CAST(SUM(chat_sessions.message_count) AS BIGINT)"),
             max(chat_sessions::last_message_at),
         ))
         .load::<(String, i64, Option<i64>, Option<i64>)>(conn)?;
@@ -190,7 +216,7 @@ pub fn with_activity(conn: &mut DbConnection, user: User) -> Result<UserActivity
             .filter(chat_sessions::user_id.eq(&user.id))
             .select((
                 count_star(),
-                sql::<Nullable<BigInt>>("SUM(chat_sessions.message_count)"),
+                sql::<Nullable<BigInt>>("CAST(SUM(chat_sessions.message_count) AS BIGINT)"),
                 max(chat_sessions::last_message_at),
             ))
             .get_result(conn)?;

@@ -2,8 +2,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_error, expect_json, from_wire, json, spawn_app, spawn_app_with, TokenPair, User,
-    PASSWORD,
+    assert_error, expect_json, from_wire, json, spawn_app, spawn_app_with, TestDatabase, TokenPair,
+    User, PASSWORD,
 };
 
 #[tokio::test]
@@ -288,61 +288,53 @@ async fn sign_in_attempts_are_rate_limited_per_email() {
     assert_error(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
 
-#[tokio::test]
-async fn without_jwt_secret_a_key_is_generated_once_and_tokens_survive_a_restart() {
+/// Starts a server without `JWT_SECRET` on `database_url`; returns its address.
+fn start_without_jwt_secret(database_url: &str) -> String {
     use richesreach_chat::config::Settings;
     use richesreach_chat::startup::Application;
+    let database_url = database_url.to_owned();
+    let settings = Settings::from_lookup(move |k| match k {
+        "BIND" => Some("127.0.0.1:0".into()),
+        "DATABASE_URL" => Some(database_url.clone()),
+        "BCRYPT_COST" => Some("4".into()),
+        _ => None,
+    })
+    .unwrap();
+    let app = Application::build(settings).unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    address
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = dir.path().join("chat.db").display().to_string();
-    let start = || {
-        let database_url = database_url.clone();
-        let settings = Settings::from_lookup(move |k| match k {
-            "BIND" => Some("127.0.0.1:0".into()),
-            "DATABASE_URL" => Some(database_url.clone()),
-            "BCRYPT_COST" => Some("4".into()),
-            _ => None,
-        })
-        .unwrap();
-        let app = Application::build(settings).unwrap();
-        let address = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        address
-    };
-    let client = reqwest::Client::new();
-    let first = start();
-    let key_file = dir.path().join("jwt_secret");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
-    let key = std::fs::read_to_string(&key_file).unwrap();
-    assert!(key.len() >= 64);
+async fn sign_up_on(client: &reqwest::Client, address: &str) -> TokenPair {
     client
-        .post(format!("{first}/auth/register"))
+        .post(format!("{address}/auth/register"))
         .json(&json!({"email": "ann@example.com", "password": PASSWORD, "name": "Ann"}))
         .send()
         .await
         .unwrap();
-    let tokens: TokenPair = json(
+    json(
         client
-            .post(format!("{first}/auth/token"))
+            .post(format!("{address}/auth/token"))
             .json(&json!({"email": "ann@example.com", "password": PASSWORD}))
             .send()
             .await
             .unwrap(),
     )
-    .await;
+    .await
+}
 
-    // A second process on the same data directory accepts the token.
-    let second = start();
-    assert_eq!(
-        std::fs::read_to_string(&key_file).unwrap(),
-        key,
-        "the key is reused"
-    );
+#[tokio::test]
+async fn without_jwt_secret_a_key_is_generated_once_and_shared_through_the_database() {
+    let database = TestDatabase::create();
+    let client = reqwest::Client::new();
+    let first = start_without_jwt_secret(&database.url);
+    let tokens = sign_up_on(&client, &first).await;
+
+    // A second process on the same database (a replica, or a restart)
+    // accepts the first one's token: the key is the database's, not the
+    // process's or the machine's.
+    let second = start_without_jwt_secret(&database.url);
     let me = client
         .get(format!("{second}/auth/me"))
         .bearer_auth(&tokens.access_token)
@@ -350,4 +342,41 @@ async fn without_jwt_secret_a_key_is_generated_once_and_tokens_survive_a_restart
         .await
         .unwrap();
     assert_eq!(me.status(), StatusCode::OK);
+
+    #[derive(diesel::QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        secret: String,
+    }
+    let keys: Vec<Key> = {
+        use diesel::RunQueryDsl;
+        let db = richesreach_chat::db::Database::connect(&database.url, 1).unwrap();
+        let mut conn = db.get().unwrap();
+        diesel::sql_query("SELECT secret FROM signing_keys")
+            .load(&mut *conn)
+            .unwrap()
+    };
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].secret.len() >= 64);
+    assert!(
+        !database.dir().join("jwt_secret").exists(),
+        "no key file is written"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_only_a_key_file_kept_by_earlier_versions_stays_the_signing_key() {
+    // Earlier versions kept the generated key in a file beside the SQLite
+    // database: tokens they issued stay valid after an upgrade.
+    let dir = tempfile::tempdir().unwrap();
+    let old_key = "an-old-key-from-a-file-kept-beside-the-database-0123456789";
+    std::fs::write(dir.path().join("jwt_secret"), format!("{old_key}\n")).unwrap();
+    let address = start_without_jwt_secret(&dir.path().join("chat.db").display().to_string());
+
+    let tokens = sign_up_on(&reqwest::Client::new(), &address).await;
+
+    let claims = richesreach_chat::auth::JwtKeys::new(old_key.as_bytes(), 900)
+        .verify(&tokens.access_token)
+        .expect("signed with the file's key");
+    assert!(!claims.sub.is_empty());
 }

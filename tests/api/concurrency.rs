@@ -1,6 +1,8 @@
 use serde_json::json;
 
-use crate::helpers::{spawn_app, Role, Session};
+use reqwest::StatusCode;
+
+use crate::helpers::{spawn_app, Role, Session, TokenPair};
 
 /// 32 users send at once, and one user sends 32 messages at once into one
 /// session: every request succeeds and every message is stored.
@@ -77,4 +79,31 @@ async fn thirty_two_concurrent_senders_lose_nothing() {
             .await;
         assert_eq!(s.message_count, 2);
     }
+}
+
+/// 20 refreshes with one refresh token at once: exactly one is answered a
+/// new pair, and the others count as a replay, which revokes the chain (the
+/// winner's new token with it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_refreshes_of_one_token_have_one_winner_and_revoke_the_chain() {
+    let app = spawn_app().await;
+    let user = app.new_user("Ann").await;
+
+    let answers =
+        futures_util::future::join_all((0..20).map(|_| app.refresh(&user.refresh_token))).await;
+
+    let mut winners = Vec::new();
+    for answer in answers {
+        match answer.status() {
+            StatusCode::OK => winners.push(answer.json::<TokenPair>().await.unwrap()),
+            StatusCode::UNAUTHORIZED => {}
+            other => panic!("a refresh answered {other}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one refresh wins");
+    assert_eq!(
+        app.refresh(&winners[0].refresh_token).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the replays revoked the chain"
+    );
 }

@@ -39,19 +39,100 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub database_url: String,
-    _dir: Option<TempDir>,
+    _database: Option<TestDatabase>,
 }
 
-/// A server with defaults for tests: fresh SQLite file, cheap bcrypt, no rate
-/// limits, offline assistant.
+/// A fresh, empty database for one test, on the backend the suite runs on:
+/// a SQLite file in a temporary directory, or, when `TEST_DATABASE_URL`
+/// names a PostgreSQL server (tests/pg.sh sets it), a database of its own
+/// created on that server and dropped when this value is.
+pub struct TestDatabase {
+    pub url: String,
+    dir: TempDir,
+    postgres: Option<PostgresDatabase>,
+}
+
+struct PostgresDatabase {
+    /// The server's URL as given (its maintenance database).
+    server: String,
+    name: String,
+}
+
+impl TestDatabase {
+    pub fn create() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        {
+            None => Self {
+                url: dir.path().join("chat.db").display().to_string(),
+                dir,
+                postgres: None,
+            },
+            Some(server) => {
+                use diesel::{Connection, PgConnection, RunQueryDsl};
+                let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = PgConnection::establish(&server).expect("TEST_DATABASE_URL answers");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("CREATE DATABASE");
+                Self {
+                    url: database_url_on(&server, &name),
+                    dir,
+                    postgres: Some(PostgresDatabase { server, name }),
+                }
+            }
+        }
+    }
+
+    /// A temporary directory that lives as long as the database (server
+    /// logs, files a test writes).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+/// True when the suite runs on PostgreSQL (`TEST_DATABASE_URL` is set).
+pub fn on_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.trim().is_empty())
+}
+
+/// `server` (`postgres://user@host:port/db?params`) with `name` as its database.
+fn database_url_on(server: &str, name: &str) -> String {
+    let (scheme, rest) = server.split_once("://").expect("a postgres:// URL");
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, format!("?{query}")),
+        None => (rest, String::new()),
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{authority}/{name}{query}")
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(pg) = &self.postgres {
+            use diesel::{Connection, PgConnection, RunQueryDsl};
+            // FORCE: the test's server may still hold connections.
+            if let Ok(mut conn) = PgConnection::establish(&pg.server) {
+                let _ =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg.name))
+                        .execute(&mut conn);
+            }
+        }
+    }
+}
+
+/// A server with defaults for tests: fresh database (SQLite, or PostgreSQL
+/// with `TEST_DATABASE_URL`), cheap bcrypt, no rate limits, offline assistant.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
 /// A server with some settings overridden (e.g. `OPENAI_BASE_URL`).
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = dir.path().join("chat.db").display().to_string();
+    let database = TestDatabase::create();
+    let database_url = database.url.clone();
     let mut env: HashMap<String, String> = [
         ("BIND", "127.0.0.1:0"),
         ("JWT_SECRET", "test-secret-that-is-long-enough-for-hs256"),
@@ -78,7 +159,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
             .build()
             .expect("client"),
         database_url,
-        _dir: Some(dir),
+        _database: Some(database),
     }
 }
 
@@ -93,7 +174,7 @@ impl TestApp {
                 .build()
                 .expect("client"),
             database_url,
-            _dir: None,
+            _database: None,
         }
     }
 }

@@ -21,6 +21,7 @@ mod openapi;
 mod ops;
 mod provider;
 mod quotas;
+mod replicas;
 mod restarts;
 mod retention;
 mod retrieval;

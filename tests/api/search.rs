@@ -31,7 +31,9 @@ fn user_hits(hits: &[SearchHit]) -> Vec<&SearchHit> {
 
 fn run_sql(app: &TestApp, sql: &'static str, binds: Vec<String>) {
     let mut conn = app.db().get().unwrap();
-    let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+    let mut query = diesel::sql_query(sql)
+        .into_boxed::<<richesreach_chat::db::DbConnection as diesel::Connection>::Backend>(
+    );
     for b in binds {
         query = query.bind::<diesel::sql_types::Text, _>(b);
     }

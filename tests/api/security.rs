@@ -360,7 +360,7 @@ mod sign_in_limits {
                     longest: i64,
                 }
                 Ok(diesel::sql_query(
-                    "SELECT COALESCE(MAX(LENGTH(key)), 0) AS longest FROM rate_limits",
+                    "SELECT CAST(COALESCE(MAX(LENGTH(key)), 0) AS BIGINT) AS longest FROM rate_limits",
                 )
                 .get_result::<Longest>(conn)?
                 .longest)

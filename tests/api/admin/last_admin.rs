@@ -88,3 +88,49 @@ async fn a_deactivated_admin_does_not_count_as_another_admin() {
     assert_error(deactivate, StatusCode::CONFLICT, "conflict").await;
     app.get_json::<Stats>("/admin/stats", &first.token).await;
 }
+
+/// Active administrators, counted in the database.
+async fn active_admins(app: &crate::helpers::TestApp) -> i64 {
+    app.db()
+        .run(|conn| {
+            use diesel::prelude::*;
+            use richesreach_chat::db::schema::users;
+            Ok(users::table
+                .filter(users::is_admin.eq(true).and(users::is_active.eq(true)))
+                .count()
+                .get_result(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_admins_demoting_each_other_at_once_leave_one() {
+    // Arrange: each round races the surviving administrator against a new one.
+    let app = spawn_app().await;
+    let mut survivor = app.new_admin().await;
+    for round in 0..10 {
+        let newcomer = app.new_admin().await;
+        assert_eq!(active_admins(&app).await, 2);
+
+        // Act: each demotes the other, at the same moment.
+        let (a, b) = tokio::join!(
+            update_user(&app, &survivor, &newcomer.id, json!({"is_admin": false})),
+            update_user(&app, &newcomer, &survivor.id, json!({"is_admin": false})),
+        );
+
+        // Assert: one wins; the other is refused (409 by the last-admin
+        // rule, or 403 when it is no longer an administrator by then).
+        let (a, b) = (a.status(), b.status());
+        let refused = [StatusCode::CONFLICT, StatusCode::FORBIDDEN];
+        assert!(
+            (a == StatusCode::OK && refused.contains(&b))
+                || (b == StatusCode::OK && refused.contains(&a)),
+            "round {round}: {a} and {b}"
+        );
+        assert_eq!(active_admins(&app).await, 1, "round {round}");
+        if b == StatusCode::OK {
+            survivor = newcomer;
+        }
+    }
+}
