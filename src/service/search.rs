@@ -31,6 +31,12 @@ pub const SNIPPET_MAX_CHARS: usize = 300;
 const OPEN: char = '\u{E000}';
 const CLOSE: char = '\u{E001}';
 const ELLIPSIS: &str = "…";
+/// How many of the caller's matching messages, newest first, are ranked.
+/// Ranking is the cost of a search that grows with the number of matches:
+/// a word in most of a user's 100,000 messages would rank them all (over
+/// 100 ms). Past this many matches, the best of the most recent ones come
+/// first; with fewer, the ranking is exact.
+pub const RANKED_CANDIDATES: i64 = 2_000;
 /// Tokens around the match that FTS5 puts in a snippet (≤ 64).
 const SNIPPET_TOKENS: i32 = 32;
 
@@ -190,16 +196,22 @@ fn sqlite_matches(
     }
     let (after_rank, after_id) = after.unwrap_or((f64::NEG_INFINITY, ""));
     let matching = query.fts5_for_owner(user_id);
+    // SQLite numbers `$n` parameters in the order they first appear in the
+    // text, not by `n`: they are written here in that order.
     let ranked: Vec<Ranked> = diesel::sql_query(
-        "SELECT d.id AS doc, d.message_id AS message_id, \
-                bm25(message_search, 1.0, 0.0) AS score \
-         FROM message_search JOIN message_search_docs d ON d.id = message_search.rowid \
-         WHERE message_search MATCH $1 AND d.user_id = $2 \
-           AND (score > $3 OR (score = $3 AND d.message_id > $4)) \
-         ORDER BY score, d.message_id \
-         LIMIT $5",
+        "SELECT r.doc AS doc, d.message_id AS message_id, r.score AS score \
+         FROM (SELECT message_search.rowid AS doc, \
+                      bm25(message_search, 1.0, 0.0) AS score \
+               FROM message_search WHERE message_search MATCH $1 \
+               ORDER BY message_search.rowid DESC LIMIT $2) r \
+         JOIN message_search_docs d ON d.id = r.doc \
+         WHERE d.user_id = $3 \
+           AND (r.score > $4 OR (r.score = $4 AND d.message_id > $5)) \
+         ORDER BY r.score, d.message_id \
+         LIMIT $6",
     )
     .bind::<Text, _>(&matching)
+    .bind::<BigInt, _>(RANKED_CANDIDATES)
     .bind::<Text, _>(user_id)
     .bind::<Double, _>(after_rank)
     .bind::<Text, _>(after_id)
@@ -233,7 +245,7 @@ fn sqlite_matches(
 /// PostgreSQL: the same rows from the expression index of migration
 /// `000011` (`to_tsvector('chat_english', content)`, partial on
 /// `superseded_by IS NULL`): $1/$2 the markers, $3 [`SearchQuery::plain`],
-/// $4 the owner, $5/$6 the cursor, $7 the limit. `ts_rank` is higher for
+/// $4 the owner, $5/$6 the cursor, $7 the limit, $8 [`RANKED_CANDIDATES`]. `ts_rank` is higher for
 /// better matches, so the rank is its negation. `ts_headline` marks every
 /// match of the whole text (its fragments would drop words at their edges
 /// and add no ellipsis); [`present_snippet`] cuts it around the first match,
@@ -247,6 +259,7 @@ const POSTGRES_MATCHES: &str = "\
         FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id, q \
         WHERE to_tsvector('chat_english', m.content) @@ q.query \
           AND m.superseded_by IS NULL AND s.user_id = $4 \
+        ORDER BY m.created_at DESC LIMIT $8 \
     ) \
     SELECT message_id, \
            ts_headline('chat_english', content, query, \
@@ -274,6 +287,7 @@ fn postgres_matches(
         .bind::<Double, _>(after_rank)
         .bind::<Text, _>(after_id)
         .bind::<BigInt, _>(limit)
+        .bind::<BigInt, _>(RANKED_CANDIDATES)
         .load(conn)?;
     Ok(rows)
 }
