@@ -183,6 +183,11 @@ impl Chat {
         &self.assistant
     }
 
+    /// How many replies this process is generating now (for the metrics).
+    pub fn generating_now(&self) -> usize {
+        *self.writers.running.borrow()
+    }
+
     fn lease(&self) -> Lease {
         Lease {
             owner: self.writers.owner.clone(),
