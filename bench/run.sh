@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark: builds the release server, starts it on a fresh database,
-# prepares data through the API, loads it with wrk from a separate process on
+# prepares data through the API, loads it with wrk (or oha) from a separate process on
 # loopback and prints a Markdown table. See bench/README.md.
 #
 #   bench/run.sh
@@ -10,6 +10,9 @@
 #   BENCH_WARMUP=3         seconds of warm-up per scenario (not measured)
 #   BENCH_CONNECTIONS=32   connections wrk keeps open
 #   BENCH_THREADS=2        wrk threads
+#   BENCH_LOADGEN          wrk (Debian's, installed with apt-get when missing) or
+#                          oha (installed with cargo into target/bench-tools);
+#                          default: wrk if it is or can be installed, else oha
 #   BENCH_STREAMS=2000     concurrent streamed replies of scenario 6
 #   BENCH_BIG_MESSAGES=10000  messages in the large session of scenario 5
 #   BENCH_DATABASE_URL     also run every scenario on this database (PostgreSQL,
@@ -50,16 +53,56 @@ log() { echo "bench: $*" >&2; }
 
 # --- tools -------------------------------------------------------------------
 
-ensure_wrk() {
-    command -v wrk >/dev/null && return
-    log "wrk is missing: installing Debian's wrk"
+# Picks the load generator: BENCH_LOADGEN (wrk or oha) if set; else wrk when
+# it is installed or apt-get can install it; else oha, installed with cargo
+# into target/bench-tools (a few minutes, once).
+choose_loadgen() {
+    LOADGEN=${BENCH_LOADGEN:-}
+    OHA=$ROOT/target/bench-tools/bin/oha
+    command -v oha >/dev/null && OHA=$(command -v oha)
+    if [ -z "$LOADGEN" ]; then
+        if command -v wrk >/dev/null || install_wrk; then LOADGEN=wrk; else LOADGEN=oha; fi
+    fi
+    case $LOADGEN in
+    wrk) command -v wrk >/dev/null || install_wrk || { log "cannot install wrk"; exit 1; } ;;
+    oha)
+        if [ ! -x "$OHA" ]; then
+            log "installing oha with cargo into target/bench-tools"
+            cargo install oha --locked --quiet --root "$ROOT/target/bench-tools"
+            OHA=$ROOT/target/bench-tools/bin/oha
+        fi
+        ;;
+    *) log "BENCH_LOADGEN must be wrk or oha"; exit 1 ;;
+    esac
+    log "load generator: $LOADGEN"
+}
+
+# Debian's wrk, as root or with passwordless sudo.
+install_wrk() {
     local sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo -n"
-    if ! { $sudo apt-get install -y wrk >/dev/null 2>&1 ||
-        { $sudo apt-get update >/dev/null 2>&1 && $sudo apt-get install -y wrk >/dev/null 2>&1; }; }; then
-        log "cannot install wrk (needs apt-get as root or passwordless sudo); install it and run again"
-        exit 1
+    command -v apt-get >/dev/null || return 1
+    log "wrk is missing: installing Debian's wrk"
+    $sudo apt-get install -y wrk >/dev/null 2>&1 ||
+        { $sudo apt-get update >/dev/null 2>&1 && $sudo apt-get install -y wrk >/dev/null 2>&1; }
+}
+
+# load SECONDS BASE: one run of the load generator over BENCH_PATHS (round
+# robin with wrk, at random with oha); prints the RESULT line of bench/load.lua.
+load() {
+    local seconds=$1 base=$2
+    if [ "$LOADGEN" = wrk ]; then
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" -s "$ROOT/bench/load.lua" \
+            "$base${BENCH_PATHS%% *}"
+        return
     fi
+    local p
+    for p in $BENCH_PATHS; do echo "$base$p"; done >"$WORK/urls.txt"
+    local args=(-z "${seconds}s" -w -c "$CONNECTIONS" --no-tui --output-format json
+        --urls-from-file -m "$BENCH_METHOD")
+    [ -z "$BENCH_TOKEN" ] || args+=(-H "Authorization: Bearer $BENCH_TOKEN")
+    [ -z "$BENCH_BODY" ] || args+=(-d "$BENCH_BODY" -T application/json)
+    "$OHA" "${args[@]}" "$WORK/urls.txt" | "$CLIENT" oha-result
 }
 
 build() {
@@ -132,26 +175,43 @@ start_mock() {
 
 # --- scenarios ---------------------------------------------------------------
 
-declare -A ROW_RPS ROW_P50 ROW_P99 ROW_ERR ROW_CPU ROW_CPU_REQ ROW_RSS ROW_NOTE
+declare -A ROW_RPS ROW_P50 ROW_P99 ROW_ERR ROW_CPU ROW_CPU_REQ ROW_RSS ROW_WAIT ROW_NOTE
+
+# One metric's value (summed over its series) from /metrics; 0 when absent
+# or when BASE is not the service (the mock).
+metric() {
+    { curl -sf "$1/metrics" || true; } |
+        awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $NF} END {print s + 0}'
+}
+
+# "sum count" of the database pool's wait histogram.
+pool_wait() { echo "$(metric "$1" db_pool_wait_seconds_sum) $(metric "$1" db_pool_wait_seconds_count)"; }
+
+# mean_wait "SUM COUNT" "SUM COUNT": the mean wait between two readings, in µs.
+mean_wait() {
+    awk -v a="$1" -v b="$2" 'BEGIN {split(a, x, " "); split(b, y, " "); n = y[2] - x[2];
+        if (n > 0) printf "%.0f", (y[1] - x[1]) / n * 1e6; else print "—"}'
+}
 
 # field NAME "a=1 b=2": the value of NAME.
 field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
 
-# measure KEY PID URL_BASE METHOD "PATHS" BODY TOKEN: warm-up, then a measured wrk run.
+# measure KEY PID URL_BASE METHOD "PATHS" BODY TOKEN: warm-up, then a measured run.
 measure() {
     local key=$1 pid=$2 base=$3
     export BENCH_METHOD=$4 BENCH_PATHS=$5 BENCH_BODY=$6 BENCH_TOKEN=$7
-    local first=${BENCH_PATHS%% *}
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "$ROOT/bench/load.lua" "$base$first" >/dev/null
-    local before
+    load "$WARMUP" "$base" >/dev/null
+    local before waited
+    waited=$(pool_wait "$base")
     before=$(cpu_ticks "$pid")
     reset_peak "$pid"
     local out
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$ROOT/bench/load.lua" "$base$first")
+    out=$(load "$DURATION" "$base")
     local after
     after=$(cpu_ticks "$pid")
+    ROW_WAIT[$key]=$(mean_wait "$waited" "$(pool_wait "$base")")
     local result
-    result=$(grep '^RESULT' <<<"$out") || { log "$key: no result from wrk"; echo "$out" >&2; exit 1; }
+    result=$(grep '^RESULT' <<<"$out") || { log "$key: no result from $LOADGEN"; echo "$out" >&2; exit 1; }
     local requests seconds p50 p99 errors
     requests=$(field requests "$result") seconds=$(field seconds "$result")
     p50=$(field p50_us "$result") p99=$(field p99_us "$result") errors=$(field errors "$result")
@@ -166,8 +226,6 @@ measure() {
     log "$key: ${ROW_RPS[$key]}/s p50 ${ROW_P50[$key]} ms p99 ${ROW_P99[$key]} ms errors $errors"
 }
 
-# One metric's value (summed over its series) from /metrics.
-metric() { curl -sf "$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $NF} END {print s + 0}'; }
 
 SEND='{"content":"How big should my emergency fund be?"}'
 
@@ -218,12 +276,14 @@ run_backend() {
     measure 2 "$provider" "$BASE" POST "$send_paths" "$SEND" "$TOKEN"
 
     log "[$label] scenario 6: $STREAMS concurrent streams"
-    local before after line
+    local before after line waited
+    waited=$(pool_wait "$BASE")
     before=$(cpu_ticks "$provider")
     reset_peak "$provider"
     line=$("$CLIENT" streams --base "$BASE" --sessions "$WORK/streams.tsv" --pieces "$PIECES" \
         --first-ms "$PIECE_MS" | grep '^STREAMS')
     after=$(cpu_ticks "$provider")
+    ROW_WAIT[6]=$(mean_wait "$waited" "$(pool_wait "$BASE")")
     log "$line"
     local kv
     declare -A S
@@ -263,18 +323,18 @@ row() {
     local key=$1 name=$2 h=${ROW_RPS[7]} share="—"
     [ "${3:-}" = no-share ] ||
         share=$(awk -v r="${ROW_RPS[$key]}" -v h="$h" 'BEGIN {printf "%.1f %%", 100 * r / h}')
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "${ROW_RPS[$key]}" \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "${ROW_RPS[$key]}" \
         "${ROW_P50[$key]}" "${ROW_P99[$key]}" "${ROW_ERR[$key]}" "${ROW_CPU[$key]}" \
-        "${ROW_CPU_REQ[$key]}" "${ROW_RSS[$key]}" "$share"
+        "${ROW_CPU_REQ[$key]}" "${ROW_RSS[$key]}" "$share" "${ROW_WAIT[$key]}"
 }
 
 print_table() {
     local big=$BIG_MESSAGES
     echo
-    echo "### $1 — $(date -u +%Y-%m-%dT%H:%MZ), ${CONNECTIONS} connections, ${DURATION} s per scenario"
+    echo "### $1 — $(date -u +%Y-%m-%dT%H:%MZ), $LOADGEN, ${CONNECTIONS} connections, ${DURATION} s per scenario"
     echo
-    echo "| scenario | req/s | p50 ms | p99 ms | errors | server CPU s | CPU µs/req | peak RSS MiB | % of /healthz |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| scenario | req/s | p50 ms | p99 ms | errors | server CPU s | CPU µs/req | peak RSS MiB | % of /healthz | pool wait µs |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     row 1 "1 send, offline responder"
     row 2 "2 send, provider path (instant mock)"
     row 2m "2 · the mock upstream alone (its CPU and RSS)" no-share
@@ -298,8 +358,8 @@ print_table() {
         "Linux $(uname -r); load average before/after: ${LOAD_BEFORE} / $(cut -d' ' -f1-3 /proc/loadavg)."
 }
 
-ensure_wrk
 build
+choose_loadgen
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 run_backend SQLite ""

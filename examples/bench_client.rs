@@ -8,6 +8,8 @@
 //!   a user with `--list-sessions` sessions, and `--stream-sessions` sessions
 //!   for `streams`. It writes `KEY=value` lines (for the shell) to `--out`
 //!   and one `token<TAB>session` line per streaming session to `--streams-out`.
+//! - `oha-result` turns `oha --output-format json` (on stdin) into the line
+//!   `bench/run.sh` reads from wrk's script, when oha is the load generator.
 //! - `streams` opens one streamed send per session of that file, all at once,
 //!   reads every SSE event, and reports how many completed with the expected
 //!   text, how many are stored `complete` with it, and the time to the first
@@ -41,6 +43,7 @@ struct Cli {
 enum Command {
     Seed(SeedArgs),
     Streams(StreamArgs),
+    OhaResult,
 }
 
 #[derive(Debug, clap::Args)]
@@ -95,7 +98,42 @@ async fn main() -> Result<(), Error> {
     match Cli::parse().command {
         Command::Seed(args) => seed(args).await,
         Command::Streams(args) => streams(args).await,
+        Command::OhaResult => oha_result(),
     }
+}
+
+/// `RESULT requests=… seconds=… p50_us=… p99_us=… errors=…` from oha's JSON
+/// report; errors are failed requests and answers other than 2xx/3xx.
+fn oha_result() -> Result<(), Error> {
+    let report: Value = serde_json::from_reader(std::io::stdin())?;
+    let counts = |key: &str| -> Vec<(String, u64)> {
+        report[key]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let statuses = counts("statusCodeDistribution");
+    let failures: u64 = counts("errorDistribution").iter().map(|(_, n)| n).sum();
+    let answered: u64 = statuses.iter().map(|(_, n)| n).sum();
+    let bad: u64 = statuses
+        .iter()
+        .filter(|(code, _)| !(code.starts_with('2') || code.starts_with('3')))
+        .map(|(_, n)| n)
+        .sum();
+    let micros = |p: &str| report["latencyPercentiles"][p].as_f64().unwrap_or(f64::NAN) * 1e6;
+    println!(
+        "RESULT requests={} seconds={:.3} p50_us={:.0} p99_us={:.0} errors={}",
+        answered + failures,
+        report["summary"]["total"].as_f64().unwrap_or(f64::NAN),
+        micros("p50"),
+        micros("p99"),
+        bad + failures,
+    );
+    Ok(())
 }
 
 struct Api {
