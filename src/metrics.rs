@@ -75,7 +75,7 @@ const REPLIES_GENERATING: Family = Family {
 };
 const SSE_STREAMS_OPEN: Family = Family {
     name: "sse_streams_open",
-    help: "Server-Sent Event streams open now (streamed sends and resumed replies).",
+    help: "Server-Sent Event streams open now (sends, regenerates, edits, resumes).",
     labels: &[],
 };
 
