@@ -87,6 +87,67 @@ mod tests {
         handle.await.unwrap()
     }
 
+    /// A writer for a test subscriber: everything logged, in one buffer.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[actix_web::test]
+    async fn what_a_request_logs_carries_the_id_it_answers() {
+        use actix_web::middleware::from_fn;
+        use actix_web::{test as actix_test, web, App, HttpResponse};
+        use tracing_actix_web::TracingLogger;
+
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = actix_test::init_service(
+            App::new()
+                .wrap(from_fn(add_request_id))
+                .wrap(TracingLogger::default())
+                .route(
+                    "/",
+                    // (What blocking work logs is covered by the test
+                    // below: it runs on a thread this test's subscriber,
+                    // set for this thread only, does not see.)
+                    web::get().to(|| async {
+                        tracing::info!("in the handler");
+                        tokio::task::yield_now().await;
+                        tracing::warn!("after an await");
+                        HttpResponse::Ok().finish()
+                    }),
+                ),
+        )
+        .await;
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let res =
+                actix_test::call_service(&app, actix_test::TestRequest::get().to_request()).await;
+            let id = res.headers().get(X_REQUEST_ID).unwrap();
+            ids.push(id.to_str().unwrap().to_owned());
+        }
+        assert_ne!(ids[0], ids[1]);
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = logged.lines().collect();
+        assert_eq!(lines.len(), 4, "{logged}");
+        for (line, id) in lines.iter().zip([&ids[0], &ids[0], &ids[1], &ids[1]]) {
+            assert!(line.contains(&format!("request_id={id}")), "{id}: {line}");
+        }
+    }
+
     #[tokio::test]
     async fn blocking_work_runs_inside_the_callers_span() {
         assert_eq!(span_seen_by_blocking_work(true).await, Some("request"));
