@@ -1,20 +1,33 @@
 //! Prometheus metrics: HTTP requests by route and status, latency histograms,
-//! LLM calls, fallbacks and tokens, searches, exports and account deletions.
-//! Kept per process, as Prometheus expects (it scrapes every replica and
-//! sums).
+//! LLM calls, fallbacks and tokens, searches, exports and account deletions,
+//! database pool waits, replies being generated and open event streams. Kept
+//! per process, as Prometheus expects (it scrapes every replica and sums).
 //!
 //! Each `Metrics` owns its own `prometheus::Registry` rather than using a
 //! process-wide one, so every server (and every test server in one test
 //! binary) counts on its own. Recording a request is a read-locked lookup of
 //! the label set followed by atomic adds; only the first request with a new
-//! label set takes a write lock.
+//! label set takes a write lock. The one exception is the database pool's
+//! wait histogram ([`db_pool_wait`]): the database layer records it without a
+//! handle on a `Metrics`, so it is process-wide (a process has one pool) and
+//! every registry exposes the same series.
+
+use std::sync::LazyLock;
 
 use prometheus::core::Collector;
-use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 
 /// Latency buckets, in seconds.
 const BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Pool-wait buckets, in seconds: an idle pool answers in microseconds; a
+/// wait of tens of milliseconds means every connection was busy.
+const POOL_WAIT_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0,
 ];
 
 /// A metric family as exposed: name, HELP text and labels in exposition order.
@@ -83,6 +96,39 @@ const ACCOUNT_DELETIONS: Family = Family {
     labels: &[],
 };
 
+const DB_POOL_WAIT: Family = Family {
+    name: "db_pool_wait_seconds",
+    help: "Time to check out a database connection from the pool (per process).",
+    labels: &[],
+};
+const REPLIES_GENERATING: Family = Family {
+    name: "replies_generating",
+    help: "Replies this process is generating now.",
+    labels: &[],
+};
+const SSE_STREAMS_OPEN: Family = Family {
+    name: "sse_streams_open",
+    help: "Server-Sent Event streams open now (sends, regenerates, edits, resumes).",
+    labels: &[],
+};
+
+/// Process-wide: see the module comment. `None` only if the options above
+/// were invalid, which the unit tests rule out.
+static POOL_WAIT: LazyLock<Option<Histogram>> = LazyLock::new(|| {
+    Histogram::with_opts(
+        HistogramOpts::new(DB_POOL_WAIT.name, DB_POOL_WAIT.help)
+            .buckets(POOL_WAIT_BUCKETS.to_vec()),
+    )
+    .ok()
+});
+
+/// Records how long checking out a database connection took.
+pub fn db_pool_wait(seconds: f64) {
+    if let Some(histogram) = POOL_WAIT.as_ref() {
+        histogram.observe(seconds);
+    }
+}
+
 /// The `prometheus` crate sorts labels by name; these families have always
 /// been exposed in their declared order (`provider` before `outcome`), and
 /// `render` keeps it so scrapes stay byte-for-byte what they were.
@@ -103,6 +149,8 @@ pub struct Metrics {
     searches: IntCounter,
     exports: IntCounterVec,
     account_deletions: IntCounter,
+    replies_generating: IntGauge,
+    sse_streams_open: IntGauge,
 }
 
 /// What an export holds, for [`Metrics::export`].
@@ -120,6 +168,18 @@ impl ExportKind {
             Self::Markdown => "markdown",
             Self::Account => "account",
         }
+    }
+}
+
+/// Counts an open event stream for as long as it lives (it is moved into
+/// the response body, which is dropped when the stream ends or the client
+/// goes away).
+#[derive(Debug)]
+pub struct OpenStream(IntGauge);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -151,7 +211,10 @@ impl Metrics {
             exports.get_metric_with_label_values(&[kind.label()])?;
         }
         let account_deletions = IntCounter::with_opts(opts(&ACCOUNT_DELETIONS))?;
-        let collectors: [Box<dyn Collector>; 11] = [
+
+        let replies_generating = IntGauge::with_opts(opts(&REPLIES_GENERATING))?;
+        let sse_streams_open = IntGauge::with_opts(opts(&SSE_STREAMS_OPEN))?;
+        let mut collectors: Vec<Box<dyn Collector>> = vec![
             Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(llm_calls.clone()),
@@ -163,7 +226,12 @@ impl Metrics {
             Box::new(searches.clone()),
             Box::new(exports.clone()),
             Box::new(account_deletions.clone()),
+            Box::new(replies_generating.clone()),
+            Box::new(sse_streams_open.clone()),
         ];
+        if let Some(pool_wait) = POOL_WAIT.as_ref() {
+            collectors.push(Box::new(pool_wait.clone()));
+        }
         for collector in collectors {
             registry.register(collector)?;
         }
@@ -181,7 +249,22 @@ impl Metrics {
             searches,
             exports,
             account_deletions,
+            replies_generating,
+            sse_streams_open,
         })
+    }
+
+    /// Sets how many replies this process is generating (read from the chat
+    /// service when the metrics are scraped).
+    pub fn replies_generating(&self, count: usize) {
+        self.replies_generating
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// Counts an event stream as open until the returned value is dropped.
+    pub fn stream_opened(&self) -> OpenStream {
+        self.sse_streams_open.inc();
+        OpenStream(self.sse_streams_open.clone())
     }
 
     pub fn http_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
@@ -323,6 +406,35 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n---\n{text}");
         }
+    }
+
+    #[test]
+    fn gauges_and_the_pool_wait_histogram_are_exposed() {
+        let metrics = Metrics::new().unwrap();
+        metrics.replies_generating(3);
+        let first = metrics.stream_opened();
+        let second = metrics.stream_opened();
+        drop(first);
+        db_pool_wait(0.000_2);
+        let text = metrics.render();
+        for line in [
+            "# TYPE replies_generating gauge",
+            "replies_generating 3",
+            "# TYPE sse_streams_open gauge",
+            "sse_streams_open 1",
+            "# TYPE db_pool_wait_seconds histogram",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n---\n{text}");
+        }
+        // Process-wide: other tests may have recorded waits too.
+        let count = text
+            .lines()
+            .find_map(|l| l.strip_prefix("db_pool_wait_seconds_count "))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap();
+        assert!(count >= 1, "{text}");
+        drop(second);
+        assert!(metrics.render().lines().any(|l| l == "sse_streams_open 0"));
     }
 
     #[test]

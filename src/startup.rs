@@ -32,6 +32,7 @@ use crate::service::retention::Retention;
 use crate::service::signing_keys;
 use crate::service::usage::Quota;
 use crate::state::AppState;
+use crate::telemetry::{add_request_id, X_REQUEST_ID};
 
 /// Paths served outside the API document, with their methods: the console's
 /// page and files, and redirects to the console and to Swagger UI.
@@ -192,6 +193,7 @@ impl Application {
                 ))
                 .wrap(from_fn(add_security_headers))
                 .wrap(from_fn(ops::record_metrics))
+                .wrap(from_fn(add_request_id))
                 .wrap(TracingLogger::default())
                 .route("/admin", web::get().to(|| redirect("/admin/")))
                 .route("/swagger-ui", web::get().to(|| redirect("/swagger-ui/")))
@@ -246,6 +248,7 @@ fn cors(allowed: &[String]) -> Cors {
             header::RETRY_AFTER,
             header::WWW_AUTHENTICATE,
             header::HeaderName::from_static("idempotent-replayed"),
+            X_REQUEST_ID,
         ])
         .max_age(3600)
         // Other origins (the service's own pages included) are served as

@@ -383,7 +383,10 @@ impl Database {
     {
         let pool = self.pool.clone();
         spawn_blocking_with_tracing(move || {
-            let mut conn = pool.get().map_err(AppError::unavailable)?;
+            let asked = std::time::Instant::now();
+            let conn = pool.get();
+            crate::metrics::db_pool_wait(asked.elapsed().as_secs_f64());
+            let mut conn = conn.map_err(AppError::unavailable)?;
             work(&mut conn)
         })
         .await

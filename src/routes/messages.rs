@@ -539,7 +539,13 @@ pub fn reply_events(
 ) -> HttpResponse {
     let events = state.chat.follow(reply_id, from);
     let keep_alive = std::time::Duration::from_secs(state.settings.sse_keep_alive_secs);
-    sse::response(first, events, frame, keep_alive)
+    sse::response(
+        first,
+        events,
+        frame,
+        keep_alive,
+        state.metrics.stream_opened(),
+    )
 }
 
 /// One event of a followed reply, as an SSE frame.

@@ -90,6 +90,9 @@ pub async fn metrics(
             return Err(AppError::Unauthorized("metrics token required".into()));
         }
     }
+    state
+        .metrics
+        .replies_generating(state.chat.generating_now());
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render()))

@@ -9,6 +9,8 @@ use futures_util::{stream, StreamExt};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::metrics::OpenStream;
+
 /// One event, framed.
 pub fn event(name: &str, data: &impl Serialize) -> Bytes {
     let json = serde_json::to_string(data).unwrap_or_else(|_| "{}".to_owned());
@@ -27,18 +29,19 @@ const KEEP_ALIVE_COMMENT: &[u8] = b": keep-alive\n\n";
 /// `events` framed by `frame`, until the sender side is dropped; a keep-alive
 /// comment after `keep_alive` of silence. Dropping the response (the client
 /// went away) drops the receiver; senders then simply fail, which producers
-/// ignore.
+/// ignore. `open` counts the stream in the metrics until the body is dropped.
 pub fn response<T: 'static>(
     first: Vec<Bytes>,
     events: mpsc::UnboundedReceiver<T>,
     frame: fn(T) -> Bytes,
     keep_alive: Duration,
+    open: OpenStream,
 ) -> HttpResponse {
-    let rest = stream::unfold(events, move |mut rx| async move {
+    let rest = stream::unfold((events, open), move |(mut rx, open)| async move {
         match tokio::time::timeout(keep_alive, rx.recv()).await {
-            Ok(Some(event)) => Some((frame(event), rx)),
+            Ok(Some(event)) => Some((frame(event), (rx, open))),
             Ok(None) => None,
-            Err(_) => Some((Bytes::from_static(KEEP_ALIVE_COMMENT), rx)),
+            Err(_) => Some((Bytes::from_static(KEEP_ALIVE_COMMENT), (rx, open))),
         }
     });
     let body = stream::iter(first)

@@ -225,6 +225,11 @@ impl Chat {
         }
     }
 
+    /// How many replies this process is generating now (for the metrics).
+    pub fn generating_now(&self) -> usize {
+        *self.writers.running.borrow()
+    }
+
     fn lease(&self) -> Lease {
         Lease {
             owner: self.writers.owner.clone(),

@@ -111,6 +111,19 @@ async fn browsers_on_allowed_origins_may_call_the_api() {
         "served, without CORS headers"
     );
     assert!(other.headers().get("access-control-allow-origin").is_none());
+    // A front end on an allowed origin can read the request id of an answer.
+    let allowed = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    let exposed = allowed.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(exposed.contains("x-request-id"), "{exposed}");
     // The service's own pages (same origin) keep working.
     let same = app
         .client
@@ -153,4 +166,97 @@ async fn the_healthcheck_command_exits_0_for_a_live_server_and_1_otherwise() {
     let down = run(format!("127.0.0.1:{closed}")).await.unwrap();
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stderr).contains("error:"));
+}
+
+/// The value of an unlabelled series in a scrape.
+fn series(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+}
+
+async fn scrape(app: &crate::helpers::TestApp) -> String {
+    app.request(Method::GET, "/metrics", None, None)
+        .await
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_answer_carries_its_own_generated_request_id() {
+    let app = spawn_app().await;
+    let mut seen = std::collections::HashSet::new();
+    for (path, status) in [
+        ("/healthz", StatusCode::OK),
+        ("/healthz", StatusCode::OK),
+        ("/sessions", StatusCode::UNAUTHORIZED),
+        ("/no/such/page", StatusCode::NOT_FOUND),
+    ] {
+        let response = app
+            .client
+            .get(app.url(path))
+            // A client-chosen id is not taken over (see README "Operations").
+            .header("x-request-id", "chosen-by-the-client")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        let id = response
+            .headers()
+            .get("x-request-id")
+            .unwrap_or_else(|| panic!("{path}: no X-Request-Id"))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let uuid = uuid::Uuid::parse_str(&id).unwrap();
+        assert_eq!(uuid.get_version_num(), 7, "{id}");
+        assert!(seen.insert(id), "ids are per request");
+    }
+}
+
+#[tokio::test]
+async fn metrics_report_pool_waits_replies_being_generated_and_open_streams() {
+    use crate::durable::stream_send;
+    use crate::slow_upstream::{numbered_pieces, SlowUpstream};
+    use crate::sse::Events;
+    use std::time::Duration;
+
+    let upstream = SlowUpstream::start(numbered_pieces(40), Duration::from_millis(50)).await;
+    let app = upstream.app(&[]).await;
+    let user = app.new_user("Ann").await;
+    let session = app.new_titled_session(&user, "t").await.id;
+    let idle = scrape(&app).await;
+    assert_eq!(series(&idle, "replies_generating"), 0.0);
+    assert_eq!(series(&idle, "sse_streams_open"), 0.0);
+    // Registering and creating the session checked out connections.
+    assert!(series(&idle, "db_pool_wait_seconds_count") >= 2.0, "{idle}");
+
+    let mut events = Events::new(stream_send(&app, &user, &session, "count").await);
+    while events.next().await.unwrap().name != "delta" {}
+    let busy = scrape(&app).await;
+    assert_eq!(series(&busy, "replies_generating"), 1.0);
+    assert_eq!(series(&busy, "sse_streams_open"), 1.0);
+
+    // The client goes away: its stream closes; the reply is still written.
+    drop(events);
+    let mut text = scrape(&app).await;
+    for _ in 0..100 {
+        if series(&text, "sse_streams_open") == 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        text = scrape(&app).await;
+    }
+    assert_eq!(series(&text, "sse_streams_open"), 0.0);
+    assert_eq!(series(&text, "replies_generating"), 1.0);
+    for _ in 0..200 {
+        if series(&text, "replies_generating") == 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        text = scrape(&app).await;
+    }
+    assert_eq!(series(&text, "replies_generating"), 0.0);
 }

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# CPU profile of scenario 1 (send, offline responder): the release server on a
+# fresh SQLite database, loaded by wrk as in bench/run.sh, recorded with
+# `perf record -g` for BENCH_DURATION seconds. Prints the top of the profile
+# (by DSO, and by symbol, self time) and keeps perf.data in the work folder.
+#
+#   bench/profile.sh            (needs perf: Debian's linux-perf)
+set -euo pipefail
+
+DURATION=${BENCH_DURATION:-10}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-2}
+TOP=${BENCH_TOP:-40}
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/richesreach-profile.XXXXXX")
+command -v perf >/dev/null || { echo "perf is missing (apt-get install linux-perf)" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
+cargo build --release --quiet --bin richesreach-chat --example bench_client
+
+env BIND=127.0.0.1:0 DATABASE_URL="$WORK/chat.db" LOG_FORMAT=json RUST_LOG=info \
+    JWT_SECRET=bench-secret-that-is-long-enough-for-hs256 BCRYPT_COST=4 ACCESS_TOKEN_TTL=86400 \
+    RATE_LIMIT_AUTH_PER_MIN=0 RATE_LIMIT_REGISTER_PER_MIN=0 RATE_LIMIT_MESSAGES_PER_MIN=0 \
+    "$ROOT/target/release/richesreach-chat" serve >"$WORK/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; echo "work folder: $WORK" >&2' EXIT
+port=""
+until [ -n "$port" ]; do
+    sleep 0.05
+    port=$(grep -o '"port":[0-9]*' "$WORK/server.log" | head -1 | cut -d: -f2 || true)
+done
+BASE=http://127.0.0.1:$port
+until curl -sf "$BASE/healthz" >/dev/null; do sleep 0.05; done
+
+"$ROOT/target/release/examples/bench_client" seed --base "$BASE" --run-id profile \
+    --big-messages 0 --out "$WORK/seed.env"
+# shellcheck disable=SC1091
+source "$WORK/seed.env"
+paths=""
+for s in $SEND_SESSIONS; do paths+="/sessions/$s/messages "; done
+export BENCH_METHOD=POST BENCH_PATHS=$paths BENCH_TOKEN=$TOKEN
+export BENCH_BODY='{"content":"How big should my emergency fund be?"}'
+
+first=${paths%% *}
+wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s "$ROOT/bench/load.lua" "$BASE$first" >/dev/null
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"$((DURATION + 2))s" -s "$ROOT/bench/load.lua" "$BASE$first" \
+    >"$WORK/wrk.out" &
+WRK=$!
+sleep 1
+perf record -g -F 999 -o "$WORK/perf.data" -p "$SERVER" -- sleep "$DURATION" 2>"$WORK/perf.err"
+wait $WRK
+grep '^RESULT' "$WORK/wrk.out" >&2
+
+# perf pads its columns; trim them. (`|| true`: head closes the pipe early.)
+report() {
+    perf report -i "$WORK/perf.data" --stdio -g none "$@" 2>/dev/null | grep '%' |
+        sed 's/ *-  *- *$//; s/ *$//' | head -"$TOP" || true
+}
+echo "## By thread (self time)"
+TOP=8 report --no-children --sort comm
+echo
+echo "## By DSO (self time)"
+TOP=8 report --no-children --sort dso
+echo
+echo "## Top $TOP symbols (self time)"
+report --no-children --sort symbol
+echo
+echo "## Top $TOP user-space symbols with their callees (children)"
+report --children --sort symbol | grep -v '\[k\]'

@@ -1,0 +1,136 @@
+//! A local OpenAI-compatible upstream for the benchmark (`bench/run.sh`).
+//!
+//! `POST /v1/chat/completions` answers one completion, after `--delay-ms`
+//! (default 0: at once), or, when the request asks for `"stream": true`, an
+//! SSE stream of `--pieces` pieces: the first `--first-ms` after the request,
+//! then one every `--interval-ms`. Anything else about the request is
+//! ignored, so a title request gets the same answer.
+//!
+//! ```sh
+//! cargo run --release --example mock_upstream -- --port 0 --pieces 20 --interval-ms 50
+//! ```
+//!
+//! Prints `listening on http://127.0.0.1:<port>/v1` once it accepts
+//! connections (the base URL to give the service as `OPENAI_BASE_URL`).
+
+use std::time::Duration;
+
+use actix_web::web::{self, Bytes};
+use actix_web::{App, HttpResponse, HttpServer};
+use clap::Parser;
+use futures_util::stream;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Parser)]
+struct Args {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Delay before a non-streamed answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    /// Pieces of a streamed answer.
+    #[arg(long, default_value_t = 20)]
+    pieces: usize,
+    /// Delay before the first streamed piece, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    first_ms: u64,
+    /// Delay between streamed pieces, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    interval_ms: u64,
+    /// HTTP worker threads.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+}
+
+const MODEL: &str = "mock-model";
+const ANSWER: &str = "An emergency fund usually covers three to six months of essential \
+     expenses, kept in an account you can reach at once.";
+
+fn completion() -> Value {
+    json!({
+        "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_764_000_000,
+        "model": MODEL,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": ANSWER},
+            "finish_reason": "stop", "logprobs": null
+        }],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
+    })
+}
+
+fn chunk(delta: Value, finish: Option<&str>) -> Bytes {
+    let body = json!({
+        "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_764_000_000,
+        "model": MODEL,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+    });
+    Bytes::from(format!("data: {body}\n\n"))
+}
+
+fn end_of_stream() -> Bytes {
+    let usage = json!({
+        "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_764_000_000,
+        "model": MODEL, "choices": [],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 20, "total_tokens": 140}
+    });
+    let finish = chunk(json!({}), Some("stop"));
+    let mut out = finish.to_vec();
+    out.extend_from_slice(format!("data: {usage}\n\ndata: [DONE]\n\n").as_bytes());
+    Bytes::from(out)
+}
+
+async fn chat_completions(args: web::Data<Args>, body: web::Json<Value>) -> HttpResponse {
+    let streamed = body.get("stream").and_then(Value::as_bool) == Some(true);
+    if !streamed {
+        if args.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(args.delay_ms)).await;
+        }
+        return HttpResponse::Ok().json(completion());
+    }
+    let pieces = args.pieces;
+    let first = Duration::from_millis(args.first_ms);
+    let interval = Duration::from_millis(args.interval_ms);
+    // State: how many pieces were sent; `pieces + 1` means the end was sent.
+    let body = stream::unfold(0usize, move |sent| async move {
+        if sent > pieces {
+            return None;
+        }
+        if sent == pieces {
+            return Some((Ok::<_, actix_web::Error>(end_of_stream()), sent + 1));
+        }
+        tokio::time::sleep(if sent == 0 { first } else { interval }).await;
+        let delta = if sent == 0 {
+            json!({"role": "assistant", "content": format!("w{} ", sent + 1)})
+        } else {
+            json!({"content": format!("w{} ", sent + 1)})
+        };
+        Some((Ok(chunk(delta, None)), sent + 1))
+    });
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .streaming(body)
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let listener = std::net::TcpListener::bind(("127.0.0.1", args.port))?;
+    let port = listener.local_addr()?.port();
+    let workers = args.workers.max(1);
+    let data = web::Data::new(args);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::JsonConfig::default().limit(4 * 1024 * 1024))
+            .route("/v1/chat/completions", web::post().to(chat_completions))
+    })
+    .workers(workers)
+    .backlog(4096)
+    .max_connections(100_000)
+    .listen(listener)?
+    .run();
+    println!("listening on http://127.0.0.1:{port}/v1");
+    server.await
+}
