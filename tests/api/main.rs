@@ -18,6 +18,7 @@ mod helpers;
 mod idempotency;
 mod messages;
 mod openapi;
+mod outage;
 mod ops;
 mod provider;
 mod quotas;
