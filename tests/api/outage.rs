@@ -26,7 +26,7 @@ use crate::slow_upstream::{numbered_pieces, SlowUpstream};
 /// The server's `DB_CONNECT_TIMEOUT_SECS` in this test.
 const CONNECT_TIMEOUT_SECS: u64 = 2;
 /// What a request may take beyond that while the database is down.
-const MARGIN: Duration = Duration::from_secs(3);
+const MARGIN: Duration = Duration::from_secs(2);
 const DOWN_FOR: Duration = Duration::from_secs(5);
 
 /// A throwaway PostgreSQL cluster in a temporary directory, on a free local
@@ -128,7 +128,9 @@ impl Cluster {
         let (data, log) = (self.data(), self.log().display().to_string());
         self.run(
             "pg_ctl",
-            &["-D", &data, "-l", &log, "-w", "-t", "60", "start", "-o", &options],
+            &[
+                "-D", &data, "-l", &log, "-w", "-t", "60", "start", "-o", &options,
+            ],
         );
     }
 
@@ -200,19 +202,23 @@ async fn sample(what: &'static str, request: reqwest::RequestBuilder) -> Sample 
     }
 }
 
-/// Requests in a loop until `done`: listing sessions and sending a message,
-/// in turn.
+/// Requests in a loop until `done`: listing sessions (`send` false) or
+/// sending messages.
 async fn load(
     app: TestApp,
     user: TestUser,
     session: String,
+    send: bool,
     done: Arc<AtomicBool>,
     samples: Arc<Mutex<Vec<Sample>>>,
 ) {
     let mut i = 0u32;
     while !done.load(Ordering::SeqCst) {
-        let s = if i % 2 == 0 {
-            let request = app.client.get(app.url("/sessions")).bearer_auth(&user.token);
+        let s = if !send {
+            let request = app
+                .client
+                .get(app.url("/sessions"))
+                .bearer_auth(&user.token);
             sample("list", request).await
         } else {
             let request = app
@@ -260,23 +266,28 @@ async fn postgres_stopped_for_five_seconds_gives_fast_503s_and_the_service_recov
     let done = Arc::new(AtomicBool::new(false));
     let samples = Arc::new(Mutex::new(Vec::new()));
     let mut workers = Vec::new();
-    for _ in 0..4 {
+    // While the database is down each request takes up to the connect
+    // timeout: enough clients of each kind for several to fall in the gap.
+    for i in 0..8 {
         let session = server.app.new_session(&user).await.id;
         let app = TestApp::external(server.app.address.clone(), cluster.url());
         workers.push(tokio::spawn(load(
             app,
             user.clone(),
             session,
+            i % 2 == 1,
             Arc::clone(&done),
             Arc::clone(&samples),
         )));
     }
-    let app = TestApp::external(server.app.address.clone(), cluster.url());
-    workers.push(tokio::spawn(probe_readiness(
-        app,
-        Arc::clone(&done),
-        Arc::clone(&samples),
-    )));
+    for _ in 0..2 {
+        let app = TestApp::external(server.app.address.clone(), cluster.url());
+        workers.push(tokio::spawn(probe_readiness(
+            app,
+            Arc::clone(&done),
+            Arc::clone(&samples),
+        )));
+    }
 
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let stopping = Instant::now();
@@ -290,11 +301,9 @@ async fn postgres_stopped_for_five_seconds_gives_fast_503s_and_the_service_recov
     // Recovery: the readiness probe and both kinds of request succeed again.
     let recovered = loop {
         let ok_since = |what: &str| {
-            samples
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|s| s.what == what && s.started >= up && s.status.is_some_and(|c| c.is_success()))
+            samples.lock().unwrap().iter().any(|s| {
+                s.what == what && s.started >= up && s.status.is_some_and(|c| c.is_success())
+            })
         };
         if ok_since("readyz") && ok_since("list") && ok_since("send") {
             break Instant::now();

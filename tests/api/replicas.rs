@@ -225,7 +225,11 @@ async fn sixty_four_concurrent_senders_over_two_replicas_lose_nothing() {
     assert_eq!(questions.len(), 64);
     assert_eq!(answers.len(), 64);
     let app = &replicas[0].app;
-    assert_eq!(stored_ids(app, "user").await, questions, "stored = acknowledged");
+    assert_eq!(
+        stored_ids(app, "user").await,
+        questions,
+        "stored = acknowledged"
+    );
     assert_eq!(stored_ids(app, "assistant").await, answers);
     // Each conversation counts what it holds, whichever replica wrote it.
     for (user, session) in &sessions {
@@ -279,7 +283,10 @@ async fn a_reply_whose_replica_is_killed_is_finished_by_the_other_and_resumed_th
         finished.content,
         "the resumed stream misses and repeats nothing"
     );
-    assert_eq!(get_message(&two.app, &ann, &session, &reply.id).await, finished);
+    assert_eq!(
+        get_message(&two.app, &ann, &session, &reply.id).await,
+        finished
+    );
     assert_eq!(upstream.requests(), 2, "asked once, then once to continue");
 }
 
@@ -324,7 +331,10 @@ async fn a_reply_written_on_one_replica_is_followed_and_stopped_through_the_othe
 
     // Nothing is written after the stop, on either replica.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(get_message(&one.app, &ann, &session, &reply.id).await, stopped);
+    assert_eq!(
+        get_message(&one.app, &ann, &session, &reply.id).await,
+        stopped
+    );
     let again = one.app.post(&stop_path, &ann.token, json!({})).await;
     assert_error(again, StatusCode::CONFLICT, "conflict").await;
 }
