@@ -7,7 +7,11 @@
 #   2. starts a throwaway cluster in a temporary directory on a free local
 #      port (trust authentication, 127.0.0.1 only), as the `postgres` user
 #      when run as root and as the current user otherwise;
-#   3. runs `cargo test --locked --test api` with TEST_DATABASE_URL set;
+#   3. runs `cargo test --locked --test api -- --include-ignored` with
+#      TEST_DATABASE_URL set, and PG_BIN_DIR (and PG_OWNER, when root) for
+#      the tests that need a cluster of their own: the only ignored tests
+#      are those PostgreSQL-only ones (tests/api/outage.rs stops and starts
+#      its cluster), which the SQLite run lists as ignored;
 #   4. stops the cluster and removes it on exit, whatever happened.
 #
 # Extra arguments go to the test binary's filter, e.g. `bash tests/pg.sh concurrency`.
@@ -80,5 +84,7 @@ as_owner "$BIN_DIR/pg_ctl" -D "$PG_DATA" -l "$PG_TMP/server.log" -w -t 60 start 
   >/dev/null || { cat "$PG_TMP/server.log" >&2; exit 1; }
 
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
+export PG_BIN_DIR="$BIN_DIR"
+if [ "$(id -u)" = 0 ]; then export PG_OWNER=postgres; else unset PG_OWNER; fi
 log "API tests against $TEST_DATABASE_URL"
-cargo test --locked --test api -- "$@"
+cargo test --locked --test api -- --include-ignored "$@"

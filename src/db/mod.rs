@@ -5,6 +5,8 @@ pub mod models;
 pub mod schema;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -36,6 +38,10 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 
 /// How long a writer waits for SQLite's lock before giving up.
 const BUSY_TIMEOUT_MS: u64 = 10_000;
+
+/// How long a request waits for a connection while the database is known
+/// to be unreachable (see [`Reachability`]).
+const FAIL_FAST: Duration = Duration::from_millis(200);
 
 /// The key of the PostgreSQL advisory lock held while migrating, so that
 /// replicas starting together migrate one after the other.
@@ -112,6 +118,7 @@ pub enum DbSetupError {
 pub struct Manager {
     backend: Backend,
     url: String,
+    reachability: Arc<Reachability>,
 }
 
 impl ManageConnection for Manager {
@@ -119,11 +126,12 @@ impl ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, Self::Error> {
-        match self.backend {
+        let connected = match self.backend {
             Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Pg),
             Backend::Sqlite => SqliteConnection::establish(&self.url).map(DbConnection::Sqlite),
-        }
-        .map_err(diesel::r2d2::Error::ConnectionError)
+        };
+        self.reachability.set(connected.is_ok());
+        connected.map_err(diesel::r2d2::Error::ConnectionError)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
@@ -132,6 +140,29 @@ impl ManageConnection for Manager {
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         conn.is_broken()
+    }
+}
+
+/// Whether the database answered the last attempt to reach it: a new
+/// connection opened, or a pooled one checked out (the pool checks it with
+/// `SELECT 1`). While it does not, a request waits [`FAIL_FAST`] for a
+/// connection instead of the whole connect timeout, so one that needs
+/// several statements answers 503 in about one connect timeout, not one per
+/// statement; the pool keeps trying to connect meanwhile, and the first
+/// connection that opens ends it. (A pool merely busy is not unreachable:
+/// only a failed connection attempt sets it.)
+#[derive(Debug, Default)]
+struct Reachability {
+    unreachable: AtomicBool,
+}
+
+impl Reachability {
+    fn set(&self, reachable: bool) {
+        self.unreachable.store(!reachable, Ordering::Relaxed);
+    }
+
+    fn unreachable(&self) -> bool {
+        self.unreachable.load(Ordering::Relaxed)
     }
 }
 
@@ -289,6 +320,7 @@ fn with_connect_timeout(url: &str, timeout: Duration) -> String {
 pub struct Database {
     pool: DbPool,
     backend: Backend,
+    reachability: Arc<Reachability>,
 }
 
 impl Database {
@@ -324,6 +356,7 @@ impl Database {
                 path.to_owned()
             }
         };
+        let reachability = Arc::new(Reachability::default());
         let pool = Pool::builder()
             .max_size(options.max_connections)
             .connection_timeout(options.connect_timeout)
@@ -331,8 +364,16 @@ impl Database {
                 statement_timeout_ms: options.statement_timeout.as_millis(),
             }))
             .error_handler(errors)
-            .build(Manager { backend, url })?;
-        Ok(Self { pool, backend })
+            .build(Manager {
+                backend,
+                url,
+                reachability: Arc::clone(&reachability),
+            })?;
+        Ok(Self {
+            pool,
+            backend,
+            reachability,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -371,7 +412,7 @@ impl Database {
     /// Checks out a connection on the current thread (for CLI commands and
     /// code already running on a blocking thread).
     pub fn get(&self) -> Result<PooledConn, AppError> {
-        self.pool.get().map_err(AppError::unavailable)
+        checkout(&self.pool, &self.reachability)
     }
 
     /// Runs blocking database work on the blocking thread pool, never on an
@@ -381,12 +422,12 @@ impl Database {
         F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, reachability) = (self.pool.clone(), Arc::clone(&self.reachability));
         spawn_blocking_with_tracing(move || {
             let asked = std::time::Instant::now();
-            let conn = pool.get();
+            let conn = checkout(&pool, &reachability);
             crate::metrics::db_pool_wait(asked.elapsed().as_secs_f64());
-            let mut conn = conn.map_err(AppError::unavailable)?;
+            let mut conn = conn?;
             work(&mut conn)
         })
         .await
@@ -398,6 +439,19 @@ impl Database {
         self.run(|conn| conn.batch_execute("SELECT 1").map_err(AppError::from))
             .await
     }
+}
+
+/// A connection from the pool: waiting up to the connect timeout, or only
+/// [`FAIL_FAST`] while the database is unreachable; 503 when none comes.
+fn checkout(pool: &DbPool, reachability: &Reachability) -> Result<PooledConn, AppError> {
+    let conn = if reachability.unreachable() {
+        pool.get_timeout(FAIL_FAST)
+    } else {
+        pool.get()
+    }
+    .map_err(AppError::unavailable)?;
+    reachability.set(true);
+    Ok(conn)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod idempotency;
 mod messages;
 mod openapi;
 mod ops;
+mod outage;
 mod provider;
 mod quotas;
 mod replicas;

@@ -17,8 +17,16 @@ use crate::sse::Events;
 /// A server process on `database`; killed when dropped (a failed test
 /// leaves none behind).
 pub(crate) struct Process {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) app: TestApp,
+}
+
+impl Process {
+    /// SIGKILL, and waits until the process is gone.
+    pub(crate) fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
 }
 
 impl Drop for Process {
@@ -41,8 +49,18 @@ pub(crate) async fn start(
     upstream: &SlowUpstream,
     extra: &[(&str, &str)],
 ) -> Process {
+    start_on(&database.url, database.dir(), upstream, extra).await
+}
+
+/// A server process on `database_url`, logging into `log_dir`/server.log.
+pub(crate) async fn start_on(
+    database_url: &str,
+    log_dir: &std::path::Path,
+    upstream: &SlowUpstream,
+    extra: &[(&str, &str)],
+) -> Process {
     let port = free_port();
-    let database_url = database.url.clone();
+    let database_url = database_url.to_owned();
     let mut command = Command::new(env!("CARGO_BIN_EXE_richesreach-chat"));
     command
         .env("BIND", format!("127.0.0.1:{port}"))
@@ -50,6 +68,7 @@ pub(crate) async fn start(
         .env("JWT_SECRET", "test-secret-that-is-long-enough-for-hs256")
         .env("BCRYPT_COST", "4")
         .env("RATE_LIMIT_AUTH_PER_MIN", "0")
+        .env("RATE_LIMIT_REGISTER_PER_MIN", "0")
         .env("RATE_LIMIT_MESSAGES_PER_MIN", "0")
         .env("OPENAI_API_KEY", "test-key")
         .env("OPENAI_BASE_URL", &upstream.base_url)
@@ -61,7 +80,7 @@ pub(crate) async fn start(
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(database.dir().join("server.log"))
+                .open(log_dir.join("server.log"))
                 .map_or_else(|_| Stdio::null(), Stdio::from),
         );
     for (k, v) in extra {
@@ -82,7 +101,7 @@ pub(crate) async fn start(
     Process { child, app }
 }
 
-async fn sign_up(app: &TestApp) -> TestUser {
+pub(crate) async fn sign_up(app: &TestApp) -> TestUser {
     let email = "ann@example.com";
     let user: User = expect_json(
         app.register(email, PASSWORD, "Ann").await,
@@ -100,7 +119,7 @@ async fn sign_up(app: &TestApp) -> TestUser {
 
 /// Starts `n` streamed replies, each in its own session, and reads each
 /// until its first delta; returns the streams (still open) and the ids.
-async fn start_replies(
+pub(crate) async fn start_replies(
     app: &TestApp,
     user: &TestUser,
     n: usize,
@@ -122,17 +141,17 @@ async fn start_replies(
 }
 
 #[derive(QueryableByName, Debug)]
-struct Row {
+pub(crate) struct Row {
     #[diesel(sql_type = diesel::sql_types::Text)]
-    id: String,
+    pub(crate) id: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    status: String,
+    pub(crate) status: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    content: String,
+    pub(crate) content: String,
 }
 
 /// Every assistant row, straight from the database.
-async fn stored_replies(app: &TestApp) -> Vec<Row> {
+pub(crate) async fn stored_replies(app: &TestApp) -> Vec<Row> {
     app.db()
         .run(|conn| {
             Ok(diesel::sql_query(
@@ -165,7 +184,7 @@ async fn integrity_check(app: &TestApp) -> String {
 }
 
 /// Waits (at most `limit`) until no reply is `generating`.
-async fn all_finished(app: &TestApp, limit: Duration) -> Vec<Row> {
+pub(crate) async fn all_finished(app: &TestApp, limit: Duration) -> Vec<Row> {
     let deadline = Instant::now() + limit;
     loop {
         let rows = stored_replies(app).await;

@@ -3,6 +3,8 @@
 //! service's client: it reads one request, answers with Server-Sent Events
 //! and closes the connection.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -14,6 +16,9 @@ use crate::provider::UPSTREAM_MODEL;
 
 pub struct SlowUpstream {
     pub base_url: String,
+    /// Chat requests received so far (each written reply, and each
+    /// takeover of one, asks once).
+    requests: Arc<AtomicUsize>,
 }
 
 /// The pieces every answer streams: `count` numbered words, so the text is
@@ -27,15 +32,22 @@ impl SlowUpstream {
     pub async fn start(pieces: Vec<String>, gap: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&requests);
         tokio::spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
                     return;
                 };
-                tokio::spawn(answer(socket, pieces.clone(), gap));
+                tokio::spawn(answer(socket, pieces.clone(), gap, Arc::clone(&counted)));
             }
         });
-        Self { base_url }
+        Self { base_url, requests }
+    }
+
+    /// How many chat requests have been answered (their head and body read).
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
     }
 
     /// A server that asks this upstream, with `extra` settings.
@@ -60,7 +72,12 @@ fn chunk(delta: serde_json::Value, finish: Option<&str>) -> String {
     format!("data: {body}\n\n")
 }
 
-async fn answer(mut socket: TcpStream, pieces: Vec<String>, gap: Duration) {
+async fn answer(
+    mut socket: TcpStream,
+    pieces: Vec<String>,
+    gap: Duration,
+    requests: Arc<AtomicUsize>,
+) {
     // Read the request head and its body (Content-Length).
     let mut buf = Vec::new();
     let mut tmp = [0u8; 4096];
@@ -91,6 +108,7 @@ async fn answer(mut socket: TcpStream, pieces: Vec<String>, gap: Duration) {
         }
         buf.extend_from_slice(&tmp[..n]);
     }
+    requests.fetch_add(1, Ordering::SeqCst);
     let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
     if socket.write_all(head.as_bytes()).await.is_err() {
         return;
