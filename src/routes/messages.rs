@@ -9,6 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::{resource_id, JsonBody};
 use super::idempotency::{keyed_request, mark_replayed, KEY_DESCRIPTION};
+use super::message_shapes::{AssistantMessage, UserMessage};
 use super::responses::{
     BadRequest, BodyErrors, IdempotencyConflict, OwnedErrors, RateLimited, ValidationFailed,
 };
@@ -55,28 +56,22 @@ pub struct Usage {
 }
 
 /// A message of either role. User messages have `model`, `confidence`,
-/// `usage` and `latency_ms` null, `fallback: false` and no sources.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// `usage` and `latency_ms` null, `fallback: false` and no sources. Its
+/// schema, typed by role and status, is in [`super::message_shapes`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
-    #[schema(format = Uuid)]
     pub id: String,
-    #[schema(format = Uuid)]
     pub session_id: String,
     pub role: Role,
     pub content: String,
-    #[schema(format = DateTime)]
     pub created_at: String,
     /// The model that wrote an assistant message (`"fallback"` for the offline responder).
-    #[schema(required = true, example = "gpt-4o-mini")]
     pub model: Option<String>,
     /// 0–1 for assistant messages.
-    #[schema(required = true, minimum = 0.0, maximum = 1.0)]
     pub confidence: Option<f64>,
     /// When the provider reported it.
-    #[schema(required = true)]
     pub usage: Option<Usage>,
     /// How long the reply took to produce.
-    #[schema(required = true)]
     pub latency_ms: Option<i64>,
     /// True when the offline responder answered.
     pub fallback: bool,
@@ -86,10 +81,8 @@ pub struct Message {
     pub status: MessageStatus,
     /// The id of the message that replaced this one (a regenerate or an
     /// edit); superseded messages are not part of the conversation.
-    #[schema(required = true, format = Uuid)]
     pub superseded_by: Option<String>,
     /// The user's rating of an assistant message.
-    #[schema(required = true)]
     pub feedback: Option<Feedback>,
 }
 
@@ -217,7 +210,10 @@ pub struct SendMessageQuery {
 /// Both sides of an exchange.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MessageExchange {
+    #[schema(value_type = UserMessage)]
     pub user_message: Message,
+    /// The reply, finished (or stopped while this request waited).
+    #[schema(value_type = AssistantMessage)]
     pub assistant_message: Message,
 }
 
@@ -230,12 +226,12 @@ pub struct MessageExchange {
 pub enum ReplyStreamEvent {
     /// The stored question (a send only).
     UserMessage {
-        #[schema(schema_with = message_json)]
+        #[schema(schema_with = user_message_json)]
         data: String,
     },
     /// The reply's row as stored at the start: `status: generating`, empty (a send only).
     ReplyStarted {
-        #[schema(schema_with = message_json)]
+        #[schema(schema_with = reply_started_json)]
         data: String,
     },
     /// The next piece of the reply's text.
@@ -249,7 +245,7 @@ pub enum ReplyStreamEvent {
     AssistantMessage {
         #[schema(pattern = "^[0-9]+$")]
         id: String,
-        #[schema(schema_with = message_json)]
+        #[schema(schema_with = assistant_message_json)]
         data: String,
     },
     /// Why the stream cannot finish (e.g. the session was deleted); the last event.
@@ -267,7 +263,7 @@ fn json_text_of(schema: &str) -> utoipa::openapi::schema::Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .content_media_type("application/json")
-        .description(Some(format!("JSON: a `{schema}`")))
+        .description(Some(format!("The JSON text of a `{schema}`")))
         // JSON Schema's `contentSchema` (OpenAPI 3.1) types the payload;
         // utoipa has no builder for it, hence the extension map.
         .extensions(Some(Extensions::from_iter([(
@@ -277,8 +273,16 @@ fn json_text_of(schema: &str) -> utoipa::openapi::schema::Object {
         .build()
 }
 
-fn message_json() -> utoipa::openapi::schema::Object {
-    json_text_of("Message")
+fn user_message_json() -> utoipa::openapi::schema::Object {
+    json_text_of("UserMessage")
+}
+
+fn reply_started_json() -> utoipa::openapi::schema::Object {
+    json_text_of("IncompleteReply")
+}
+
+fn assistant_message_json() -> utoipa::openapi::schema::Object {
+    json_text_of("AssistantMessage")
 }
 
 fn delta_json() -> utoipa::openapi::schema::Object {

@@ -15,6 +15,7 @@ pub mod console;
 pub mod extract;
 pub mod fallback;
 pub mod idempotency;
+pub mod message_shapes;
 pub mod messages;
 pub mod ops;
 pub mod replies;

@@ -7,6 +7,7 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::extract::resource_id;
+use super::message_shapes::AssistantMessage;
 use super::messages::{reply_events, Message, ReplyStreamEvent};
 use super::responses::{BadRequest, Conflict, OwnedErrors};
 use crate::auth::AuthUser;
@@ -142,7 +143,7 @@ pub async fn reply_events_since(
         ("message_id" = String, Path, format = Uuid, description = "Assistant message id"),
     ),
     responses(
-        (status = 200, description = "The reply, `status: stopped`, with the text written so far (stored)", body = Message),
+        (status = 200, description = "The reply, `status: stopped`, with the text written so far (stored)", body = AssistantMessage),
         OwnedErrors,
         Conflict,
     )
