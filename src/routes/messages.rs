@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::examples;
 use super::extract::{resource_id, JsonBody};
 use super::idempotency::{keyed_request, mark_replayed, KEY_DESCRIPTION};
 use super::message_shapes::{AssistantMessage, UserMessage};
@@ -37,11 +38,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
 pub struct Source {
     #[schema(format = Uuid)]
     pub id: String,
-    #[schema(example = "Emergency funds")]
+    #[schema(examples("Emergency funds"))]
     pub title: String,
     #[schema(
         format = "uri",
-        example = "https://www.consumerfinance.gov/an-essential-guide-to-building-an-emergency-fund/"
+        examples(
+            "https://www.consumerfinance.gov/an-essential-guide-to-building-an-emergency-fund/"
+        )
     )]
     pub url: String,
     /// The passage the reply used.
@@ -191,7 +194,7 @@ pub async fn message_page(
 pub struct SendMessageRequest {
     /// 1–8,000 characters after trimming; no control characters except newlines and tabs.
     #[schema(
-        example = "How big should my emergency fund be?",
+        examples("How big should my emergency fund be?"),
         min_length = 1,
         max_length = 8000,
         pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
@@ -306,7 +309,8 @@ pub struct Delta {
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "Session id"), PageQuery, OrderQuery),
     responses(
-        (status = 200, description = "A page of messages", body = Page<Message>),
+        (status = 200, description = "A page of messages", body = Page<Message>,
+            examples(("conversation" = (summary = "A question and its finished reply", value = json!(examples::message_page()))), ("first_page" = (summary = "limit=1: the first page, with the cursor of the next", value = json!(examples::message_first_page()))), ("with_stopped_reply" = (summary = "A second reply, stopped by the user", value = json!(examples::message_page_with_stop()))))),
         BadRequest,
         OwnedErrors,
     )
@@ -350,10 +354,11 @@ client that disconnects does not stop the reply from being written and stored.";
         ("id" = String, Path, format = Uuid, description = "Session id"),
         ("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION),
     ),
-    request_body = SendMessageRequest,
+    request_body(content = SendMessageRequest, examples(("question" = (summary = "A personal-finance question", value = json!(examples::send_request()))))),
     responses(
         (status = 201, description = "Both messages, stored", body = MessageExchange,
-            headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`"))),
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`")),
+            examples(("answered" = (summary = "The question and its grounded reply", value = json!(examples::exchange()))))),
         BodyErrors,
         OwnedErrors,
         IdempotencyConflict,
@@ -388,11 +393,11 @@ pub async fn send_message(
         ("id" = String, Path, format = Uuid, description = "Session id"),
         ("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION),
     ),
-    request_body = SendMessageRequest,
+    request_body(content = SendMessageRequest, examples(("question" = (summary = "A personal-finance question", value = json!(examples::send_request()))))),
     responses(
         (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
             headers(("Idempotent-Replayed" = String, description = "`true` when this follows the reply of an earlier request with the same `Idempotency-Key`")),
-            example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: reply_started\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"generating\",…}\n\nevent: delta\nid: 18\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\nid: 18\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
+            examples(("user_message" = (summary = "1. The stored question", value = json!(examples::user_message_event()))), ("reply_started" = (summary = "2. The reply, started: generating, empty", value = json!(examples::reply_started_event()))), ("delta" = (summary = "3. A piece of the reply; id: characters sent so far", value = json!(examples::first_delta_event()))), ("assistant_message" = (summary = "4. The stored reply: the last event", value = json!(examples::assistant_message_event()))), ("error" = (summary = "Instead of the reply: the session was deleted meanwhile", value = json!(examples::error_event()))))),
         BodyErrors,
         OwnedErrors,
         IdempotencyConflict,

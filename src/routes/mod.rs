@@ -12,6 +12,7 @@ pub mod admin;
 pub mod auth;
 pub mod body_deadline;
 pub mod console;
+pub mod examples;
 pub mod extract;
 pub mod fallback;
 pub mod idempotency;
