@@ -13,6 +13,9 @@ import type { components, paths } from "./generated/schema.js";
 
 type Schemas = components["schemas"];
 type Message = Schemas["Message"];
+type UserMessage = Schemas["UserMessage"];
+type AssistantMessage = Schemas["AssistantMessage"];
+type IncompleteReply = Schemas["IncompleteReply"];
 type MessageExchange = Schemas["MessageExchange"];
 type Delta = Schemas["Delta"];
 type ErrorResponse = Schemas["ErrorResponse"];
@@ -48,23 +51,31 @@ function makeClient() {
     signIn(accessToken: string) {
       token = accessToken;
     },
-    authorization(): Record<string, string> {
-      return token === undefined ? {} : { Authorization: `Bearer ${token}` };
-    },
   };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Server-Sent Events, typed by the document's schemas. Each event name maps to its payload type;
-// events this program does not know (e.g. `reply_started`) are skipped, as the contract asks of
-// clients, so additions to the stream do not break it.
+// Server-Sent Events, typed by the document's schemas. The event names come from the document's
+// `ReplyStreamEvent` union; each maps to the schema its `data` holds (the document ties them with
+// `contentSchema`), so an event added to the document fails to compile here until it is mapped.
+// Events not in the document are skipped, as the contract asks of clients.
 
+type EventName = Schemas["ReplyStreamEvent"]["event"];
 interface StreamPayloads {
-  user_message: Message;
-  assistant_message: Message;
+  user_message: UserMessage;
+  reply_started: IncompleteReply;
   delta: Delta;
+  assistant_message: AssistantMessage;
   error: ErrorResponse;
 }
+// Compiles only while the document's event names and this map's keys are the same set: a name
+// on one side only becomes a required key of this empty object.
+const unmappedEvents: Record<
+  Exclude<EventName, keyof StreamPayloads> | Exclude<keyof StreamPayloads, EventName>,
+  never
+> = {};
+void unmappedEvents;
+
 type StreamEvent = {
   [E in keyof StreamPayloads]: { event: E; id: string | undefined; data: StreamPayloads[E] };
 }[keyof StreamPayloads];
@@ -77,7 +88,12 @@ function hasFields<T>(value: unknown, fields: readonly (keyof T & string)[]): va
 }
 
 const isMessage = (value: unknown): value is Message =>
-  hasFields<Message>(value, ["id", "session_id", "role", "content", "created_at", "sources"]);
+  hasFields<Message>(value, ["id", "session_id", "role", "content", "created_at", "sources", "status"]);
+const isUserMessage = (value: unknown): value is UserMessage => isMessage(value) && value.role === "user";
+const isAssistantMessage = (value: unknown): value is AssistantMessage =>
+  isMessage(value) && value.role === "assistant";
+const isIncompleteReply = (value: unknown): value is IncompleteReply =>
+  isAssistantMessage(value) && value.status !== "complete";
 const isDelta = (value: unknown): value is Delta => hasFields<Delta>(value, ["content"]);
 const isErrorResponse = (value: unknown): value is ErrorResponse =>
   hasFields<ErrorResponse>(value, ["error"]) &&
@@ -88,8 +104,13 @@ function typedEvent(name: string, id: string | undefined, data: string): StreamE
   const json: unknown = JSON.parse(data);
   switch (name) {
     case "user_message":
+      check(isUserMessage(json), `event user_message: data is not a UserMessage: ${data}`);
+      return { event: name, id, data: json };
+    case "reply_started":
+      check(isIncompleteReply(json), `event reply_started: data is not an IncompleteReply: ${data}`);
+      return { event: name, id, data: json };
     case "assistant_message":
-      check(isMessage(json), `event ${name}: data is not a Message: ${data}`);
+      check(isAssistantMessage(json), `event assistant_message: data is not an AssistantMessage: ${data}`);
       return { event: name, id, data: json };
     case "delta":
       check(isDelta(json), `event delta: data is not a Delta: ${data}`);
@@ -241,9 +262,17 @@ async function main(): Promise<void> {
     check(asked.role === "user", `send: user_message.role ${asked.role}`);
     check(asked.content === question, `send: user content ${JSON.stringify(asked.content)}`);
     check(asked.session_id === sessionId, "send: user_message.session_id");
+    check(asked.model === null && asked.latency_ms === null, "send: a user message with a model or latency");
     check(reply.role === "assistant", `send: assistant_message.role ${reply.role}`);
     check(reply.content.trim().length > 0, "send: the reply is empty");
-    check(reply.model !== null && reply.model.length > 0, "send: the reply has no model");
+    // Narrowed on `status`, a finished reply's metadata is typed as always there: no null check.
+    check(reply.status === "complete", `send: the reply is ${reply.status}, expected complete`);
+    const model: string = reply.model;
+    const latency: number = reply.latency_ms;
+    const confidence: number = reply.confidence;
+    check(model.length > 0, "send: the reply has no model");
+    check(latency >= 0, `send: latency_ms ${latency}`);
+    check(confidence >= 0 && confidence <= 1, `send: confidence ${confidence}`);
     check(typeof reply.fallback === "boolean", "send: fallback is not a boolean");
     check(
       reply.sources.every((source) => source.url.length > 0 && source.title.length > 0),
@@ -270,6 +299,22 @@ async function main(): Promise<void> {
       cursor = data.next_cursor;
     }
     check(pages === 2, `history: ${pages} pages of 4 for 6 messages, expected 2`);
+    // The history's items narrow on `role`, then a reply on `status`.
+    for (const message of seen) {
+      switch (message.role) {
+        case "user":
+          check(message.fallback === false && message.sources.length === 0, "history: a user message with sources");
+          break;
+        case "assistant":
+          if (message.status === "complete") {
+            const model: string = message.model;
+            check(model.length > 0, `history: reply ${message.id} has no model`);
+          } else {
+            throw new Mismatch(`history: reply ${message.id} is ${message.status}, expected complete`);
+          }
+          break;
+      }
+    }
     const ids = seen.map((message) => message.id);
     check(
       JSON.stringify(ids) === JSON.stringify(sentIds),
@@ -290,31 +335,33 @@ async function main(): Promise<void> {
     check(data.title === "Emergency fund", `rename: title ${data.title}`);
   }
 
-  step("stream a reply");
+  step("stream a reply (the /stream twin)");
   {
     const body: SendBody = { content: "How much should an emergency fund hold?" };
-    const response = await fetch(`${BASE_URL}/sessions/${sessionId}/messages`, {
-      method: "POST",
-      headers: {
-        ...ann.authorization(),
-        Accept: "text/event-stream",
-        "Content-Type": "application/json",
-      },
-      body: JSON.stringify(body),
+    // The twin answers only Server-Sent Events, so the client reads the body as a stream.
+    const { data: stream, error, response } = await ann.client.POST("/sessions/{id}/messages/stream", {
+      params: { path: { id: sessionId } },
+      body,
+      parseAs: "stream",
     });
+    check(error === undefined, `stream: ${response.status} ${JSON.stringify(error)}`);
     check(response.status === 200, `stream: status ${response.status}, expected 200`);
     const type = response.headers.get("content-type") ?? "";
     check(type.startsWith("text/event-stream"), `stream: content-type ${type}`);
-    check(response.body !== null, "stream: no body");
+    check(stream !== null, "stream: no body");
     const names: string[] = [];
     let text = "";
-    let asked: Message | undefined;
-    let reply: Message | undefined;
-    for await (const event of readEvents(response.body)) {
+    let asked: UserMessage | undefined;
+    let started: IncompleteReply | undefined;
+    let reply: AssistantMessage | undefined;
+    for await (const event of readEvents(stream)) {
       names.push(event.event);
       switch (event.event) {
         case "user_message":
           asked = event.data;
+          break;
+        case "reply_started":
+          started = event.data;
           break;
         case "delta":
           text += event.data.content;
@@ -327,12 +374,18 @@ async function main(): Promise<void> {
       }
     }
     check(names[0] === "user_message", `stream: events ${names.join(",")} do not start with user_message`);
+    check(names[1] === "reply_started", `stream: events ${names.join(",")}: reply_started is not second`);
+    check(started !== undefined && started.status === "generating", "stream: reply_started is not generating");
     check(names.at(-1) === "assistant_message", `stream: events ${names.join(",")} do not end with assistant_message`);
     check(names.includes("delta"), `stream: no delta among ${names.join(",")}`);
     check(asked !== undefined && asked.role === "user", "stream: user_message is not the user's");
     check(asked.content === body.content, `stream: user content ${JSON.stringify(asked.content)}`);
     check(reply !== undefined && reply.role === "assistant", "stream: assistant_message is not the assistant's");
+    check(reply.id === started.id, "stream: assistant_message is not the reply that started");
     check(reply.content.length > 0, "stream: the reply is empty");
+    check(reply.status === "complete", `stream: the reply is ${reply.status}, expected complete`);
+    const model: string = reply.model;
+    check(model.length > 0, "stream: the finished reply has no model");
     check(
       reply.content === text || reply.fallback,
       "stream: the deltas do not add up to the reply's content",
