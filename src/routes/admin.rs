@@ -154,7 +154,7 @@ pub struct SessionFilter {
     tag = "admin",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Statistics", body = Stats, examples(("stats" = (summary = "One user, one exchange", value = json!(examples::stats()))))),
+        (status = 200, description = "Statistics", body = Stats, examples(("stats" = (summary = "One user, one exchange, its reply rated up", value = json!(examples::stats()))))),
         AdminErrors,
     )
 )]

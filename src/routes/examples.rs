@@ -1,6 +1,9 @@
 //! Example requests and answers of the OpenAPI document: one small story —
-//! Ann signs up, opens a session and asks about her emergency fund — so
-//! that the ids, times and counts of every example agree with each other.
+//! Ann signs up, opens a session and asks about her emergency fund (09:17),
+//! rates the reply (09:18), asks where to keep it and stops that reply
+//! (09:20), regenerates it (09:21), searches and exports (09:23–09:24), then
+//! edits her second question (09:26) — so that the ids, times and counts of
+//! every example agree with each other.
 //! Answers are built from the API types themselves, so an example cannot
 //! drift from the shape it illustrates. Operations use them as named
 //! examples of their media types:
@@ -16,12 +19,19 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use chrono::{DateTime, Utc};
+
+use super::account::AccountExport;
 use super::admin::{AdminSession, DayCount, FeedbackCounts, Stats, TokenTotals, UserActivity};
 use super::auth::{TokenPair, TokenType, User};
-use super::messages::{Delta, Message, MessageExchange, Source, Usage};
+use super::export::{markdown, SessionExport};
+use super::feedback::RatedMessage;
+use super::messages::{Delta, Feedback, Message, MessageExchange, Source, Usage};
 use super::ops::{Health, HealthStatus};
+use super::search::SearchHit;
 use super::sessions::Session;
-use crate::domain::{MessageStatus, Role};
+use super::usage::TokenUsage;
+use crate::domain::{MessageStatus, Rating, Role};
 use crate::error::{ErrorBody, ErrorCode, ErrorResponse};
 use crate::service::pagination::Page;
 
@@ -32,6 +42,11 @@ pub const REPLY_ID: &str = "01a20cd8-3422-7f3b-b2d8-5c1a0e9d4f62";
 const SOURCE_ID: &str = "01a20cd8-3c7e-7d52-9e61-0f4a3b2c1d09";
 const SECOND_QUESTION_ID: &str = "01a20cdb-08fe-7c19-8b47-3d6e5f2a1b90";
 const SECOND_REPLY_ID: &str = "01a20cdb-08ff-75e2-a0c3-9b8d7e6f5a14";
+/// The regenerated second reply.
+const REGENERATED_ID: &str = "01a20cdb-d242-7af1-b354-e3d6d96e182d";
+/// The edited second question, and its reply.
+const EDITED_QUESTION_ID: &str = "01a20ce1-1450-72f8-a9ba-aa8b3b05e392";
+const EDITED_REPLY_ID: &str = "01a20ce1-1451-725a-b7a1-a41539a44721";
 
 const EMAIL: &str = "ann@example.com";
 const PASSWORD: &str = "correct horse battery staple";
@@ -41,9 +56,31 @@ const ASKED_AT: &str = "2026-11-24T09:17:05.441Z";
 const ANSWERED_AT: &str = "2026-11-24T09:17:05.442Z";
 const SECOND_ASKED_AT: &str = "2026-11-24T09:20:11.006Z";
 const SECOND_ANSWERED_AT: &str = "2026-11-24T09:20:11.007Z";
+const RATED_AT: &str = "2026-11-24T09:18:30.215Z";
+const REGENERATED_AT: &str = "2026-11-24T09:21:02.530Z";
+const EXPORTED_AT: &str = "2026-11-24T09:24:12.000Z";
+const EDITED_AT: &str = "2026-11-24T09:26:47.120Z";
+const EDIT_ANSWERED_AT: &str = "2026-11-24T09:26:47.121Z";
+/// The next UTC midnight: when the daily token count starts again.
+const NEXT_MIDNIGHT: &str = "2026-11-25T00:00:00.000Z";
 const TITLE: &str = "Emergency fund";
 pub const QUESTION: &str = "How big should my emergency fund be?";
 const SECOND_QUESTION: &str = "Where should I keep it?";
+const EDITED_QUESTION: &str = "Where should I keep it if my income is irregular?";
+const COMMENT: &str = "Clear and practical.";
+const SEARCH_TERMS: &str = "savings account";
+/// The regenerated second reply, in the pieces it streams in.
+const REGENERATED_PIECES: [&str; 2] = [
+    "A high-yield savings account at an insured bank is the usual choice: ",
+    "your money stays safe, earns some interest and is there the day you need it.",
+];
+/// The reply to the edited question, in the pieces it streams in.
+const EDITED_PIECES: [&str; 2] = [
+    "Keep it apart from your spending money, in a high-yield savings account you can reach within a day. ",
+    "With an irregular income, also keep one month of expenses in checking as a buffer.",
+];
+/// The daily token quota of the examples.
+const QUOTA: i64 = 50_000;
 /// The reply, in the pieces it streams in.
 const REPLY_PIECES: [&str; 3] = [
     "Most guides suggest three to six months of essential expenses [1]. ",
@@ -88,6 +125,26 @@ pub fn rename_request() -> Value {
 
 pub fn send_request() -> Value {
     json!({"content": QUESTION})
+}
+
+pub fn regenerate_request() -> Value {
+    json!({})
+}
+
+pub fn edit_request() -> Value {
+    json!({"content": EDITED_QUESTION})
+}
+
+pub fn feedback_up_request() -> Value {
+    json!({"rating": "up", "comment": COMMENT})
+}
+
+pub fn feedback_down_request() -> Value {
+    json!({"rating": "down"})
+}
+
+pub fn delete_account_request() -> Value {
+    json!({"password": PASSWORD})
 }
 
 pub fn deactivate_request() -> Value {
@@ -281,8 +338,8 @@ pub fn message_page_with_stop() -> Value {
     value(Page {
         items: vec![
             question(),
-            reply(),
-            user_message(SECOND_QUESTION_ID, SECOND_QUESTION, SECOND_ASKED_AT),
+            rated_reply(),
+            second_question(),
             stopped_reply(),
         ],
         next_cursor: None,
@@ -421,4 +478,254 @@ pub fn metrics() -> Value {
 http_requests_total{method=\"POST\",route=\"/sessions/{id}/messages\",status=\"201\"} 2\n"
             .into(),
     )
+}
+
+// ---- rating, regenerating, editing ------------------------------------------
+
+/// Ann's rating of the first reply (09:18).
+fn rating() -> Feedback {
+    Feedback {
+        rating: Rating::Up,
+        comment: Some(COMMENT.into()),
+        created_at: RATED_AT.into(),
+    }
+}
+
+/// The first reply once Ann rated it.
+fn rated_reply() -> Message {
+    Message {
+        feedback: Some(rating()),
+        ..reply()
+    }
+}
+
+fn second_question() -> Message {
+    user_message(SECOND_QUESTION_ID, SECOND_QUESTION, SECOND_ASKED_AT)
+}
+
+/// The regenerated second reply as its row starts: `generating`, empty.
+fn regenerate_started() -> Message {
+    Message {
+        id: REGENERATED_ID.into(),
+        created_at: REGENERATED_AT.into(),
+        ..started_reply()
+    }
+}
+
+/// The regenerated second reply, finished (not grounded: no sources).
+fn regenerated() -> Message {
+    Message {
+        content: REGENERATED_PIECES.concat(),
+        model: Some("gpt-4o-mini".into()),
+        confidence: Some(0.78),
+        usage: Some(Usage {
+            prompt_tokens: 498,
+            completion_tokens: 52,
+        }),
+        latency_ms: Some(1876),
+        status: MessageStatus::Complete,
+        ..regenerate_started()
+    }
+}
+
+fn edited_question() -> Message {
+    user_message(EDITED_QUESTION_ID, EDITED_QUESTION, EDITED_AT)
+}
+
+/// The reply to the edited question as its row starts.
+fn edit_reply_started() -> Message {
+    Message {
+        id: EDITED_REPLY_ID.into(),
+        created_at: EDIT_ANSWERED_AT.into(),
+        ..started_reply()
+    }
+}
+
+fn edit_reply() -> Message {
+    Message {
+        content: EDITED_PIECES.concat(),
+        model: Some("gpt-4o-mini".into()),
+        confidence: Some(0.83),
+        usage: Some(Usage {
+            prompt_tokens: 521,
+            completion_tokens: 57,
+        }),
+        latency_ms: Some(2012),
+        status: MessageStatus::Complete,
+        ..edit_reply_started()
+    }
+}
+
+/// `PUT …/feedback`: the reply with its rating.
+pub fn rated_message() -> Value {
+    value(rated_reply())
+}
+
+/// `GET /admin/feedback`: Ann's rating.
+pub fn rated_page() -> Value {
+    value(Page {
+        items: vec![RatedMessage {
+            message: rated_reply(),
+            session_id: SESSION_ID.into(),
+            user_id: USER_ID.into(),
+            user_email: EMAIL.into(),
+        }],
+        next_cursor: None,
+    })
+}
+
+/// `POST …/regenerate`: the new reply to the second question.
+pub fn regenerated_reply() -> Value {
+    value(regenerated())
+}
+
+/// The first event of a regenerate: the new reply's row.
+pub fn regenerate_started_event() -> Value {
+    event("reply_started", None, regenerate_started())
+}
+
+pub fn regenerate_delta_event() -> Value {
+    let content = REGENERATED_PIECES[0].to_owned();
+    event(
+        "delta",
+        Some(chars(&REGENERATED_PIECES[..1])),
+        Delta { content },
+    )
+}
+
+pub fn regenerated_event() -> Value {
+    event(
+        "assistant_message",
+        Some(chars(&REGENERATED_PIECES)),
+        regenerated(),
+    )
+}
+
+/// `POST …/edit`: the new question and its reply.
+pub fn edit_exchange() -> Value {
+    value(MessageExchange {
+        user_message: edited_question(),
+        assistant_message: edit_reply(),
+    })
+}
+
+pub fn edited_question_event() -> Value {
+    event("user_message", None, edited_question())
+}
+
+pub fn edit_started_event() -> Value {
+    event("reply_started", None, edit_reply_started())
+}
+
+pub fn edit_delta_event() -> Value {
+    let content = EDITED_PIECES[0].to_owned();
+    event("delta", Some(chars(&EDITED_PIECES[..1])), Delta { content })
+}
+
+pub fn edit_reply_event() -> Value {
+    event(
+        "assistant_message",
+        Some(chars(&EDITED_PIECES)),
+        edit_reply(),
+    )
+}
+
+// ---- search, usage, exports -------------------------------------------------
+
+/// The search terms of the examples.
+pub fn search_terms() -> Value {
+    Value::String(SEARCH_TERMS.into())
+}
+
+/// `GET /search?q=savings account` at 09:23: both replies that mention it,
+/// best match first.
+pub fn search_page() -> Value {
+    let hit = |message: Message, snippet: &str| SearchHit {
+        session_id: SESSION_ID.into(),
+        session_title: Some(TITLE.into()),
+        message,
+        snippet: snippet.into(),
+    };
+    value(Page {
+        items: vec![
+            hit(
+                regenerated(),
+                "A high-yield «savings» «account» at an insured bank is the usual choice: your \
+money stays safe…",
+            ),
+            hit(
+                rated_reply(),
+                "…Start with one month and build from there; keep it in an easy-access «savings» \
+«account».",
+            ),
+        ],
+        next_cursor: None,
+    })
+}
+
+/// `GET /auth/me/usage` at the end of the story: three finished replies
+/// (the stopped one reported no tokens).
+pub fn usage() -> Value {
+    let (prompt, completion) = (412 + 498 + 521, 61 + 52 + 57);
+    value(TokenUsage {
+        day: ASKED_AT[..10].into(),
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        quota: Some(QUOTA),
+        remaining: Some(QUOTA - prompt - completion),
+        resets_at: NEXT_MIDNIGHT.into(),
+    })
+}
+
+/// The session at 09:24, after the regenerate.
+fn regenerated_session() -> Session {
+    Session {
+        updated_at: REGENERATED_AT.into(),
+        message_count: 4,
+        ..asked_session()
+    }
+}
+
+/// The conversation at 09:24 (the stopped reply left it).
+fn session_export() -> SessionExport {
+    SessionExport {
+        session: regenerated_session(),
+        messages: vec![question(), rated_reply(), second_question(), regenerated()],
+    }
+}
+
+/// `GET /sessions/{id}/export`.
+pub fn exported_session() -> Value {
+    value(session_export())
+}
+
+/// `GET /sessions/{id}/export?format=markdown`: written by the exporter
+/// itself, from the same conversation.
+pub fn exported_markdown() -> Value {
+    let at = DateTime::parse_from_rfc3339(EXPORTED_AT)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default();
+    Value::String(markdown(&session_export(), at))
+}
+
+/// `GET /auth/me/export` at 09:24: every stored message, the stopped reply
+/// that the regenerate replaced too.
+pub fn account_export() -> Value {
+    let stopped = Message {
+        superseded_by: Some(REGENERATED_ID.into()),
+        ..stopped_reply()
+    };
+    value(AccountExport {
+        user: ann(),
+        sessions: vec![SessionExport {
+            session: regenerated_session(),
+            messages: vec![
+                question(),
+                rated_reply(),
+                second_question(),
+                stopped,
+                regenerated(),
+            ],
+        }],
+    })
 }
