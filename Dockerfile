@@ -3,9 +3,10 @@
 # ---- chef: the toolchain plus cargo-chef ---------------------------------------
 FROM rust:1.95-slim-bookworm AS chef
 ARG CARGO_CHEF_VERSION=0.1.78
-# libpq: the PostgreSQL client library the binary links (diesel's postgres backend).
+# OpenSSL headers: the image's binary is built with `postgres-tls`, so its
+# libpq (compiled from source into the binary) can speak TLS to PostgreSQL.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq-dev \
+    && apt-get install -y --no-install-recommends libssl-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 RUN cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}"
 WORKDIR /src
@@ -20,19 +21,19 @@ FROM chef AS build
 # Dependencies first, from the recipe alone: this layer stays cached until
 # Cargo.toml or Cargo.lock change, whatever happens to the sources.
 COPY --from=planner /src/recipe.json recipe.json
-RUN cargo chef cook --release --locked --recipe-path recipe.json
+RUN cargo chef cook --release --locked --features postgres-tls --recipe-path recipe.json
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY migrations ./migrations
 COPY knowledge ./knowledge
 COPY assets ./assets
-RUN cargo build --release --locked --bin richesreach-chat \
+RUN cargo build --release --locked --features postgres-tls --bin richesreach-chat \
     && strip target/release/richesreach-chat
 
 # ---- run ---------------------------------------------------------------------
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libpq5 \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin app \
     && mkdir -p /data && chown app:app /data

@@ -1,5 +1,5 @@
 # Shared by the test scripts (tests/run.sh, tests/sdk/run.sh,
-# tests/browser/run.sh): Node.js and libpq when missing, a temporary directory and a
+# tests/browser/run.sh): Node.js when missing, a temporary directory and a
 # server process cleaned up on exit, and a free local port.
 
 # Installs Debian's Node.js and npm when they are missing.
@@ -9,17 +9,6 @@ ensure_node() {
     local sudo=""; [ "$(id -u)" != 0 ] && sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
-  fi
-}
-
-# Installs Debian's libpq-dev when missing: the binary links libpq (the
-# PostgreSQL client library), so building needs it even for the SQLite tests.
-ensure_libpq() {
-  if ! command -v pg_config >/dev/null || [ ! -e "$(pg_config --libdir)/libpq.so" ]; then
-    echo "installing libpq-dev" >&2
-    local sudo=""; [ "$(id -u)" != 0 ] && sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libpq-dev >/dev/null
   fi
 }
 

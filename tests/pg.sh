@@ -33,7 +33,7 @@ if ! BIN_DIR="$(pg_bin_dir)"; then
   log "installing PostgreSQL (Debian packages)"
   sudo=""; [ "$(id -u)" != 0 ] && sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql libpq-dev >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
   BIN_DIR="$(pg_bin_dir)"
 fi
 

@@ -22,7 +22,6 @@ log() { printf '[tests] %s\n' "$*" >&2; }
 # shellcheck source=tests/lib.sh
 source tests/lib.sh
 ensure_node
-ensure_libpq
 
 log "building"
 cargo build --locked --all-targets

@@ -49,13 +49,16 @@ const ASSETS: &[Asset] = &[
     asset!("js/api.js", JS),
     asset!("js/dom.js", JS),
     asset!("js/format.js", JS),
+    asset!("js/markdown.js", JS),
     asset!("js/nav.js", JS),
     asset!("js/notice.js", JS),
     asset!("js/views/login.js", JS),
     asset!("js/views/stats.js", JS),
     asset!("js/views/users.js", JS),
     asset!("js/views/sessions.js", JS),
+    asset!("js/views/feedback.js", JS),
     asset!("js/views/conversation.js", JS),
+    asset!("js/views/message.js", JS),
 ];
 
 /// Where the console's stylesheet and scripts are served. The pattern only

@@ -31,6 +31,12 @@ pub const SNIPPET_MAX_CHARS: usize = 300;
 const OPEN: char = '\u{E000}';
 const CLOSE: char = '\u{E001}';
 const ELLIPSIS: &str = "…";
+/// How many of the caller's matching messages, newest first, are ranked.
+/// Ranking is the cost of a search that grows with the number of matches:
+/// a word in most of a user's 100,000 messages would rank them all (over
+/// 100 ms). Past this many matches, the best of the most recent ones come
+/// first; with fewer, the ranking is exact.
+pub const RANKED_CANDIDATES: i64 = 2_000;
 /// Tokens around the match that FTS5 puts in a snippet (≤ 64).
 const SNIPPET_TOKENS: i32 = 32;
 
@@ -67,6 +73,17 @@ impl SearchQuery {
             .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// [`SearchQuery::fts5`] limited to `user_id`'s messages: their owner
+    /// token (the id without hyphens, as migration `000011` indexes it) in
+    /// the `owner` column and the words in `content`.
+    pub fn fts5_for_owner(&self, user_id: &str) -> String {
+        format!(
+            "owner : \"{}\" AND content : ({})",
+            user_id.replace(['-', '"'], ""),
+            self.fts5()
+        )
     }
 
     /// The text for PostgreSQL's `plainto_tsquery`, which likewise reads no
@@ -152,7 +169,10 @@ pub fn search(
     }))
 }
 
-/// SQLite: FTS5 `MATCH`, ranked by `bm25()`, snippet by `snippet()`.
+/// SQLite: FTS5 `MATCH` on the caller's owner token and the words, ranked
+/// by `bm25()` (the owner column weighs nothing), then `snippet()` for the
+/// rows of the page only: computing a snippet is the costly part, and a
+/// common word can match thousands of messages.
 fn sqlite_matches(
     conn: &mut DbConnection,
     user_id: &str,
@@ -160,56 +180,95 @@ fn sqlite_matches(
     after: Option<(f64, &str)>,
     limit: i64,
 ) -> Result<Vec<MatchRow>, AppError> {
+    #[derive(QueryableByName)]
+    struct Ranked {
+        #[diesel(sql_type = BigInt)]
+        doc: i64,
+        #[diesel(sql_type = Text)]
+        message_id: String,
+        #[diesel(sql_type = Double)]
+        score: f64,
+    }
+    #[derive(QueryableByName)]
+    struct Snippet {
+        #[diesel(sql_type = Text)]
+        snippet: String,
+    }
     let (after_rank, after_id) = after.unwrap_or((f64::NEG_INFINITY, ""));
-    let rows = diesel::sql_query(
-        "SELECT d.message_id AS message_id, \
-                snippet(message_search, 0, $1, $2, $3, $4) AS snippet, \
-                bm25(message_search) AS rank \
-         FROM message_search JOIN message_search_docs d ON d.id = message_search.rowid \
-         WHERE message_search MATCH $5 AND d.user_id = $6 \
-           AND (bm25(message_search) > $7 \
-                OR (bm25(message_search) = $7 AND d.message_id > $8)) \
-         ORDER BY rank, d.message_id \
-         LIMIT $9",
+    let matching = query.fts5_for_owner(user_id);
+    // SQLite numbers `$n` parameters in the order they first appear in the
+    // text, not by `n`: they are written here in that order.
+    let ranked: Vec<Ranked> = diesel::sql_query(
+        "SELECT r.doc AS doc, d.message_id AS message_id, r.score AS score \
+         FROM (SELECT message_search.rowid AS doc, \
+                      bm25(message_search, 1.0, 0.0) AS score \
+               FROM message_search WHERE message_search MATCH $1 \
+               ORDER BY message_search.rowid DESC LIMIT $2) r \
+         JOIN message_search_docs d ON d.id = r.doc \
+         WHERE d.user_id = $3 \
+           AND (r.score > $4 OR (r.score = $4 AND d.message_id > $5)) \
+         ORDER BY r.score, d.message_id \
+         LIMIT $6",
     )
-    .bind::<Text, _>(OPEN.to_string())
-    .bind::<Text, _>(CLOSE.to_string())
-    .bind::<Text, _>(ELLIPSIS)
-    .bind::<diesel::sql_types::Integer, _>(SNIPPET_TOKENS)
-    .bind::<Text, _>(query.fts5())
+    .bind::<Text, _>(&matching)
+    .bind::<BigInt, _>(RANKED_CANDIDATES)
     .bind::<Text, _>(user_id)
     .bind::<Double, _>(after_rank)
     .bind::<Text, _>(after_id)
     .bind::<BigInt, _>(limit)
     .load(conn)?;
-    Ok(rows)
+    ranked
+        .into_iter()
+        .map(|row| {
+            let snippet = diesel::sql_query(
+                "SELECT snippet(message_search, 0, $1, $2, $3, $4) AS snippet \
+                 FROM message_search WHERE message_search MATCH $5 AND rowid = $6",
+            )
+            .bind::<Text, _>(OPEN.to_string())
+            .bind::<Text, _>(CLOSE.to_string())
+            .bind::<Text, _>(ELLIPSIS)
+            .bind::<diesel::sql_types::Integer, _>(SNIPPET_TOKENS)
+            .bind::<Text, _>(&matching)
+            .bind::<BigInt, _>(row.doc)
+            .get_result::<Snippet>(conn)
+            .optional()?
+            .map_or_else(String::new, |s| s.snippet);
+            Ok(MatchRow {
+                message_id: row.message_id,
+                snippet,
+                rank: row.score,
+            })
+        })
+        .collect()
 }
 
 /// PostgreSQL: the same rows from the expression index of migration
-/// `000011` (`to_tsvector('english', content)`, partial on
-/// `superseded_by IS NULL`), with the same binds as [`sqlite_matches`]:
-/// $1/$2 the markers, $3 the ellipsis, $4 the snippet's words, $5
-/// [`SearchQuery::plain`], $6 the owner, $7/$8 the cursor, $9 the limit.
-/// `ts_rank` is higher for better matches, so the rank is its negation.
+/// `000011` (`to_tsvector('chat_english', content)`, partial on
+/// `superseded_by IS NULL`): $1/$2 the markers, $3 [`SearchQuery::plain`],
+/// $4 the owner, $5/$6 the cursor, $7 the limit, $8 [`RANKED_CANDIDATES`]. `ts_rank` is higher for
+/// better matches, so the rank is its negation. `ts_headline` marks every
+/// match of the whole text (its fragments would drop words at their edges
+/// and add no ellipsis); [`present_snippet`] cuts it around the first match,
+/// as it does SQLite's.
 const POSTGRES_MATCHES: &str = "\
-    WITH q AS (SELECT plainto_tsquery('english', $5) AS query), \
+    WITH q AS (SELECT plainto_tsquery('chat_english', $3) AS query), \
     ranked AS ( \
         SELECT m.id AS message_id, m.content, \
-               -ts_rank(to_tsvector('english', m.content), q.query)::float8 AS rank, \
+               -ts_rank(to_tsvector('chat_english', m.content), q.query)::float8 AS rank, \
                q.query \
         FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id, q \
-        WHERE to_tsvector('english', m.content) @@ q.query \
-          AND m.superseded_by IS NULL AND s.user_id = $6 \
+        WHERE to_tsvector('chat_english', m.content) @@ q.query \
+          AND m.superseded_by IS NULL AND s.user_id = $4 \
+        ORDER BY m.created_at DESC LIMIT $8 \
     ) \
     SELECT message_id, \
-           ts_headline('english', content, query, \
-               'StartSel=' || $1 || ', StopSel=' || $2 || ', FragmentDelimiter=' || $3 \
-               || ', MaxFragments=1, MaxWords=' || $4 || ', MinWords=' || ($4 / 2)) AS snippet, \
+           ts_headline('chat_english', content, query, \
+               'HighlightAll=true, StartSel=' || $1 || ', StopSel=' || $2) AS snippet, \
            rank \
     FROM ranked \
-    WHERE rank > $7 OR (rank = $7 AND message_id > $8) \
+    WHERE rank > $5 OR (rank = $5 AND message_id > $6) \
     ORDER BY rank, message_id \
-    LIMIT $9";
+    LIMIT $7";
 
 /// PostgreSQL: [`POSTGRES_MATCHES`].
 fn postgres_matches(
@@ -223,13 +282,12 @@ fn postgres_matches(
     let rows = diesel::sql_query(POSTGRES_MATCHES)
         .bind::<Text, _>(OPEN.to_string())
         .bind::<Text, _>(CLOSE.to_string())
-        .bind::<Text, _>(ELLIPSIS)
-        .bind::<diesel::sql_types::Integer, _>(SNIPPET_TOKENS)
         .bind::<Text, _>(query.plain())
         .bind::<Text, _>(user_id)
         .bind::<Double, _>(after_rank)
         .bind::<Text, _>(after_id)
         .bind::<BigInt, _>(limit)
+        .bind::<BigInt, _>(RANKED_CANDIDATES)
         .load(conn)?;
     Ok(rows)
 }

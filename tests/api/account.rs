@@ -7,8 +7,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    assert_error, expect_json, spawn_app, spawn_app_with, AccountExport, TestApp, TestUser, User,
-    PASSWORD,
+    assert_error, expect_json, on_postgres, spawn_app, spawn_app_with, AccountExport, TestApp,
+    TestUser, User, PASSWORD,
 };
 
 async fn delete_me(app: &TestApp, user: &TestUser, password: &str) -> reqwest::Response {
@@ -96,24 +96,46 @@ fn every_row(app: &TestApp) -> Vec<(String, String)> {
         row: String,
     }
     let mut conn = app.db().get().unwrap();
-    let tables: Vec<Name> = diesel::sql_query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' \
-         AND name NOT LIKE 'sqlite_%' \
-         AND name NOT IN ('message_search_data', 'message_search_idx', \
-                          'message_search_docsize', 'message_search_config')",
-    )
-    .load(&mut *conn)
-    .unwrap();
-    assert!(tables.iter().any(|t| t.name == "message_search"));
-    assert!(tables.iter().any(|t| t.name == "message_search_docs"));
-    let mut rows = Vec::new();
-    for table in tables {
-        let columns: Vec<Name> = diesel::sql_query(format!(
-            "SELECT name FROM pragma_table_info('{}')",
-            table.name
-        ))
+    let tables: Vec<Name> = if on_postgres() {
+        // PostgreSQL's search index is an index of chat_messages, no table.
+        diesel::sql_query(
+            "SELECT table_name AS name FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+        )
+        .load(&mut *conn)
+        .unwrap()
+    } else {
+        let tables: Vec<Name> = diesel::sql_query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' \
+             AND name NOT IN ('message_search_data', 'message_search_idx', \
+                              'message_search_docsize', 'message_search_config')",
+        )
         .load(&mut *conn)
         .unwrap();
+        assert!(tables.iter().any(|t| t.name == "message_search"));
+        assert!(tables.iter().any(|t| t.name == "message_search_docs"));
+        tables
+    };
+    assert!(tables.iter().any(|t| t.name == "message_feedback"));
+    let mut rows = Vec::new();
+    for table in tables {
+        let columns: Vec<Name> = if on_postgres() {
+            diesel::sql_query(format!(
+                "SELECT column_name AS name FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name = '{}'",
+                table.name
+            ))
+            .load(&mut *conn)
+            .unwrap()
+        } else {
+            diesel::sql_query(format!(
+                "SELECT name FROM pragma_table_info('{}')",
+                table.name
+            ))
+            .load(&mut *conn)
+            .unwrap()
+        };
         let joined = columns
             .iter()
             .map(|c| format!("COALESCE(CAST(\"{}\" AS TEXT), '')", c.name))
@@ -135,6 +157,16 @@ fn fts_matches(app: &TestApp, word: &str) -> i64 {
         n: i64,
     }
     let mut conn = app.db().get().unwrap();
+    if on_postgres() {
+        return diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM chat_messages WHERE superseded_by IS NULL \
+             AND to_tsvector('chat_english', content) @@ plainto_tsquery('chat_english', $1)",
+        )
+        .bind::<Text, _>(word)
+        .get_result::<Count>(&mut *conn)
+        .unwrap()
+        .n;
+    }
     diesel::sql_query("SELECT COUNT(*) AS n FROM message_search WHERE message_search MATCH $1")
         .bind::<Text, _>(format!("\"{word}\""))
         .get_result::<Count>(&mut *conn)

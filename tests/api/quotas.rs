@@ -12,7 +12,8 @@ use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    assert_error, db_execute, spawn_app, Page, Session, TestApp, TokenUsage, UserActivity,
+    assert_error, db_execute, expect_json, spawn_app, Page, Session, TestApp, TokenUsage,
+    UserActivity,
 };
 use crate::provider::{app_with_upstream, chat_requests, completion};
 
@@ -187,6 +188,31 @@ async fn a_used_up_quota_is_answered_offline_without_asking_the_provider() {
         .unwrap();
     let untitled = app.new_session(&ann).await.id;
     let third = app.send(&ann, &untitled, "how do index funds work?").await;
+    // A regenerate and an edit write replies too.
+    let messages = app.messages(&ann, &untitled).await;
+    let regenerated: Value = expect_json(
+        app.post(
+            &format!(
+                "/sessions/{untitled}/messages/{}/regenerate",
+                messages[1].id
+            ),
+            &ann.token,
+            json!({}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let edited: Value = expect_json(
+        app.post(
+            &format!("/sessions/{untitled}/messages/{}/edit", messages[0].id),
+            &ann.token,
+            json!({"content": "how do bond funds work?"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
 
     // Assert
     assert!(plain.assistant_message.fallback);
@@ -200,6 +226,8 @@ async fn a_used_up_quota_is_answered_offline_without_asking_the_provider() {
         .expect("an assistant_message event");
     assert_eq!(last["fallback"], true, "{streamed}");
     assert!(third.assistant_message.fallback);
+    assert_eq!(regenerated["fallback"], true, "{regenerated}");
+    assert_eq!(edited["assistant_message"]["fallback"], true, "{edited}");
     let titled: Session = app
         .get_json(&format!("/sessions/{untitled}"), &ann.token)
         .await;
@@ -216,7 +244,7 @@ async fn a_used_up_quota_is_answered_offline_without_asking_the_provider() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("quota_fallbacks_total 3"), "{metrics}");
+    assert!(metrics.contains("quota_fallbacks_total 5"), "{metrics}");
 }
 
 #[tokio::test]

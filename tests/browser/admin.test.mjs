@@ -3,7 +3,9 @@
 //   BASE_URL=http://127.0.0.1:18080 ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=... \
 //     node --test tests/browser/admin.test.mjs
 //
-// tests/browser/run.sh builds that setup (fresh database, admin account, server) and runs this.
+// tests/browser/run.sh builds that setup (fresh database, admin account, server) and runs this. The
+// server's provider is tests/browser/mock-llm.mjs, so a test chooses a reply's text with a word in
+// its question ("#markdown", "#hold").
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -72,6 +74,57 @@ async function login(email, password) {
   return call('POST', '/auth/token', { email, password });
 }
 
+async function adminToken() {
+  return expectStatus(await login(ADMIN_EMAIL, ADMIN_PASSWORD), 200, 'admin login').access_token;
+}
+
+/** A new user signed in, with one session. */
+async function userWithSession(prefix) {
+  const user = await registerUser(prefix);
+  const token = expectStatus(await login(user.email, user.password), 200, 'user login').access_token;
+  const session = expectStatus(await call('POST', '/sessions', {}, token), 201, 'create session');
+  return { user, token, session };
+}
+
+async function send(token, sessionId, content) {
+  return expectStatus(await call('POST', `/sessions/${sessionId}/messages`, { content }, token), 201, 'send message');
+}
+
+/**
+ * Starts a streamed send and resolves, once the server has announced the reply, with that reply's
+ * id and `rest`, a promise of the rest of the stream's text.
+ */
+async function startStreamedSend(token, sessionId, content) {
+  const res = await fetch(`${BASE_URL}/sessions/${sessionId}/messages`, {
+    method: 'POST',
+    headers: { Accept: 'text/event-stream', 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ content }),
+    signal: AbortSignal.timeout(90_000),
+  });
+  assert.equal(res.status, 200, 'streamed send');
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, `stream ended before reply_started: ${text}`);
+    text += decoder.decode(value, { stream: true });
+    const m = text.match(/event: reply_started\ndata: (.*)\n\n/);
+    if (m) {
+      const reply = JSON.parse(m[1]);
+      const rest = (async () => {
+        let tail = '';
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) return tail;
+          tail += decoder.decode(r.value, { stream: true });
+        }
+      })();
+      return { replyId: reply.id, rest };
+    }
+  }
+}
+
 // --- Browser helpers -----------------------------------------------------------------------------
 
 /**
@@ -121,6 +174,21 @@ async function statValue(page, key) {
   const n = raw !== null && raw !== '' ? Number(raw) : Number(text.replace(/[^\d.]/g, ''));
   assert.ok(Number.isFinite(n), `stat ${key} is not a number: ${JSON.stringify({ raw, text })}`);
   return n;
+}
+
+/** Opens a session's conversation from the Sessions tab. */
+async function openSession(page, sessionId) {
+  await page.locator('#tab-sessions').click();
+  await page.locator(`#sessions-table tr[data-session-id="${sessionId}"] [data-action="open"]`).click();
+  await page.locator(`#conversation[data-session-id="${sessionId}"][aria-busy="false"] .message`).first().waitFor();
+}
+
+/** The ids of the messages shown, in order, at the top level (not in a fold) or in folds. */
+async function shownMessageIds(page) {
+  return page.evaluate(() => [...document.querySelectorAll('#conversation > *')].map((node) => (
+    node.matches('details.superseded')
+      ? { replaced: [...node.querySelectorAll('.message')].map((m) => m.getAttribute('data-message-id')) }
+      : node.getAttribute('data-message-id'))));
 }
 
 /** Runs fn; on failure leaves a screenshot in out/ for whoever reads the CI log. */
@@ -270,6 +338,224 @@ test('admin console: stats, sessions, safe conversation view, deactivation, toke
       await page.unrouteAll({ behavior: 'ignoreErrors' });
     });
     assert.deepEqual(problems, [], 'no script errors, console errors or CSP violations');
+  } finally {
+    await context.close();
+  }
+});
+
+test('conversation viewer: replies\' Markdown as elements, raw markup as text, reply status', async () => {
+  const { token, session } = await userWithSession('browser-markdown');
+  const md = (await send(token, session.id, 'Show me a plan #markdown')).assistant_message;
+  assert.equal(md.fallback, false, 'the stand-in provider answered');
+  assert.match(md.content, /<img src=x onerror="alert\(1\)">/);
+  // A reply that stays "generating" while the console looks at it.
+  const held = await startStreamedSend(token, session.id, 'Take your time #hold');
+
+  const { context, page, problems } = await newPage();
+  try {
+    await withFailureShot(page, 'markdown', async () => {
+      await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+      await page.locator('#stats [data-stat="users"][data-value]').waitFor();
+      await openSession(page, session.id);
+
+      const reply = page.locator(`#conversation .message[data-message-id="${md.id}"] .markdown`);
+      await reply.waitFor();
+      assert.equal(await reply.locator('strong').first().textContent(), 'a bold plan');
+      assert.equal(await reply.locator('em').first().textContent(), 'some italics');
+      assert.equal(await reply.locator('code').first().textContent(), 'inline code');
+      assert.deepEqual(await reply.locator('ul > li').allTextContents(), ['first bullet', 'second bullet with a safe link']);
+      assert.deepEqual(await reply.locator('ol > li').allTextContents(), ['step one', 'step two']);
+      assert.ok((await reply.locator('p').count()) >= 2, 'paragraphs');
+      const link = reply.locator('a');
+      assert.equal(await link.count(), 1, 'only the http(s) link is a link');
+      assert.equal(await link.getAttribute('href'), 'https://example.com/guide');
+      assert.equal(await link.getAttribute('target'), '_blank');
+      assert.equal(await link.getAttribute('rel'), 'noopener noreferrer');
+      assert.equal(await link.textContent(), 'a safe link');
+      // The hostile parts are text, character for character; none became an element.
+      const text = await reply.innerText();
+      assert.ok(text.includes('<img src=x onerror="alert(1)">'), text);
+      assert.ok(text.includes('<script>alert(2)</script>'), text);
+      assert.ok(text.includes('[bad link](javascript:alert(3))'), text);
+      assert.equal(await page.locator('#conversation img, #conversation script, #conversation [onerror]').count(), 0, 'no markup injected');
+      assert.equal(await page.locator('#conversation a[href^="javascript"]').count(), 0, 'no javascript: link');
+      await page.waitForTimeout(300); // give a broken <img> time to fire onerror, were there one
+      await page.screenshot({ path: `${OUT}markdown.png`, fullPage: true });
+
+      // The reply being written: marked so, and counted in the statistics.
+      const writing = page.locator(`#conversation .message[data-message-id="${held.replyId}"]`);
+      assert.equal(await writing.getAttribute('data-status'), 'generating');
+      assert.match(await writing.locator('.message-head').innerText(), /generating/);
+      await page.locator('#tab-stats').click();
+      await page.locator('#stats-refresh').click();
+      await page.locator('#stats[aria-busy="false"] [data-stat="generating"]').waitFor();
+      assert.ok((await statValue(page, 'generating')) >= 1, 'a reply being written is counted');
+
+      // Stopped: marked so once the conversation is reloaded.
+      const stopped = expectStatus(
+        await call('POST', `/sessions/${session.id}/messages/${held.replyId}/stop`, undefined, token), 200, 'stop');
+      assert.equal(stopped.status, 'stopped');
+      await held.rest;
+      await page.locator('#tab-conversation').click();
+      await page.locator('#conversation-refresh').click();
+      const done = page.locator(`#conversation[aria-busy="false"] .message[data-message-id="${held.replyId}"][data-status="stopped"]`);
+      await done.waitFor();
+      assert.match(await done.locator('.message-head').innerText(), /stopped/);
+    });
+    assert.deepEqual(problems, [], 'no script errors, dialogs, console errors or CSP violations');
+  } finally {
+    await context.close();
+  }
+});
+
+test('feedback list and filter, feedback counts, tokens today, replaced versions and feedback in the viewer', async () => {
+  const admin = await adminToken();
+  const before = expectStatus(await call('GET', '/admin/stats', undefined, admin), 200, 'stats').feedback;
+  const { user, token, session } = await userWithSession('browser-feedback');
+  const path = (id, what) => `/sessions/${session.id}/messages/${id}/${what}`;
+
+  // Q1 -> A1, regenerated as A2 (A1 replaced by A2), rated down with a comment.
+  const first = await send(token, session.id, 'What is an index fund?');
+  const q1 = first.user_message;
+  const a1 = first.assistant_message;
+  const a2 = expectStatus(await call('POST', path(a1.id, 'regenerate'), {}, token), 201, 'regenerate');
+  assert.notEqual(a2.content, a1.content);
+  const comment = 'Too vague <u>really</u> <img src=x onerror="alert(4)">';
+  const rated = expectStatus(await call('PUT', path(a2.id, 'feedback'), { rating: 'down', comment }, token), 200, 'feedback down');
+  assert.equal(rated.feedback.rating, 'down');
+  // Q2 -> A3, then Q2 edited: Q2 and A3 replaced by Q2e, answered by A4, rated up.
+  const second = await send(token, session.id, 'And bonds?');
+  const q2 = second.user_message;
+  const a3 = second.assistant_message;
+  const edited = expectStatus(await call('POST', path(q2.id, 'edit'), { content: 'And government bonds?' }, token), 201, 'edit');
+  const q2e = edited.user_message;
+  const a4 = edited.assistant_message;
+  expectStatus(await call('PUT', path(a4.id, 'feedback'), { rating: 'up' }, token), 200, 'feedback up');
+  const listed = expectStatus(await call('GET', `/admin/users?q=${encodeURIComponent(user.email)}`, undefined, admin), 200, 'users');
+  const tokensToday = listed.items.find((u) => u.id === user.id).tokens_today;
+  assert.ok(tokensToday >= 4 * 120, `four replies of 120 tokens each, at least: ${tokensToday}`);
+
+  const { context, page, problems } = await newPage();
+  try {
+    await withFailureShot(page, 'feedback', async () => {
+      await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+
+      // Statistics: one more of each rating.
+      await page.locator('#stats [data-stat="users"][data-value]').waitFor();
+      assert.equal(await statValue(page, 'feedback_up'), before.up + 1);
+      assert.equal(await statValue(page, 'feedback_down'), before.down + 1);
+      assert.ok(await page.locator('#stats [data-stat="generating"]').isVisible(), 'generating shown');
+
+      // Users: tokens used today.
+      await page.locator('#tab-users').click();
+      await page.locator('#user-search').fill(user.email);
+      await page.locator('#user-search').press('Enter');
+      const tokensCell = page.locator(`#users-table tr[data-user-id="${user.id}"] [data-field="tokens-today"]`);
+      await tokensCell.waitFor();
+      assert.equal(await tokensCell.getAttribute('data-value'), String(tokensToday));
+      assert.equal((await tokensCell.textContent()).replace(/\D/g, ''), String(tokensToday), 'shown as a number');
+
+      // Feedback: newest first, with rating, comment, user and the reply's text.
+      await page.locator('#tab-feedback').click();
+      const downRow = page.locator(`#feedback-table tr[data-message-id="${a2.id}"]`);
+      const upRow = page.locator(`#feedback-table tr[data-message-id="${a4.id}"]`);
+      await downRow.waitFor();
+      await upRow.waitFor();
+      const order = await page.locator('#feedback-table tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-message-id')));
+      assert.ok(order.indexOf(a4.id) < order.indexOf(a2.id), 'newest feedback first');
+      assert.equal(await downRow.getAttribute('data-rating'), 'down');
+      assert.match(await downRow.locator('[data-field="rating"]').innerText(), /down/i);
+      assert.equal(await downRow.locator('[data-field="comment"]').innerText(), comment);
+      assert.equal(await page.locator('#feedback-table u, #feedback-table img').count(), 0, 'the comment is text');
+      assert.equal(await downRow.locator('[data-field="email"]').innerText(), user.email);
+      assert.ok(a2.content.startsWith((await downRow.locator('[data-field="reply"]').innerText()).replace(/…$/, '')), 'reply excerpt');
+      assert.match(await upRow.locator('[data-field="rating"]').innerText(), /up/i);
+      await page.screenshot({ path: `${OUT}feedback.png`, fullPage: true });
+
+      // "Down-rated only".
+      await page.locator('#feedback-down-only').check();
+      await upRow.waitFor({ state: 'detached' });
+      await downRow.waitFor();
+      const ratings = await page.locator('#feedback-table tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-rating')));
+      assert.ok(ratings.length >= 1 && ratings.every((r) => r === 'down'), JSON.stringify(ratings));
+
+      // Opening it shows the conversation at the rated reply.
+      await downRow.locator('[data-action="open"]').click();
+      await page.locator(`#conversation[data-session-id="${session.id}"][aria-busy="false"] .message`).first().waitFor();
+      await page.locator(`#conversation .message.is-target[data-message-id="${a2.id}"]`).waitFor();
+
+      // Replaced versions folded away just before the message that replaced them.
+      assert.deepEqual(await shownMessageIds(page), [q1.id, { replaced: [a1.id] }, a2.id, { replaced: [q2.id, a3.id] }, q2e.id, a4.id]);
+      const old = page.locator(`#conversation .message[data-message-id="${a1.id}"]`);
+      assert.ok(await old.isHidden(), 'replaced versions start folded');
+      await page.locator('#conversation details.superseded summary').first().click();
+      await old.waitFor();
+      assert.equal(await old.getAttribute('data-superseded-by'), a2.id);
+      assert.match(await old.locator('[data-field="replaced"]').innerText(), /replaced/);
+      assert.ok((await old.innerText()).includes(a1.content), 'the replaced reply\'s text');
+      await page.locator('#conversation details.superseded summary').nth(1).click();
+      const oldQuestion = page.locator(`#conversation .message[data-message-id="${q2.id}"]`);
+      await oldQuestion.waitFor();
+      assert.equal(await oldQuestion.getAttribute('data-superseded-by'), q2e.id);
+      await oldQuestion.locator('[data-action="show-replacement"]').click();
+      await page.locator(`#conversation .message.is-target[data-message-id="${q2e.id}"]`).waitFor();
+      assert.equal(await page.locator(`#conversation .message[data-message-id="${a3.id}"]`).getAttribute('data-superseded-by'), q2e.id);
+      for (const id of [q1.id, a2.id, q2e.id, a4.id]) {
+        assert.equal(await page.locator(`#conversation .message[data-message-id="${id}"]`).getAttribute('data-superseded-by'), null);
+      }
+
+      // Each reply's feedback, the comment as text.
+      const down = page.locator(`#conversation .message[data-message-id="${a2.id}"] [data-field="feedback"]`);
+      assert.equal(await down.getAttribute('data-rating'), 'down');
+      assert.equal(await down.locator('[data-field="feedback-comment"]').innerText(), comment);
+      assert.equal(await page.locator('#conversation u, #conversation img').count(), 0, 'no markup from the comment');
+      assert.equal(await page.locator(`#conversation .message[data-message-id="${a4.id}"] [data-field="feedback"]`).getAttribute('data-rating'), 'up');
+      assert.equal(await page.locator(`#conversation .message[data-message-id="${a1.id}"] [data-field="feedback"]`).count(), 0);
+      await page.screenshot({ path: `${OUT}replaced.png`, fullPage: true });
+
+      // Back to the feedback list.
+      assert.match(await page.locator('#conversation-back').innerText(), /feedback/i);
+      await page.locator('#conversation-back').click();
+      await page.locator('#tab-feedback[aria-selected="true"]').waitFor();
+      await downRow.waitFor();
+    });
+    assert.deepEqual(problems, [], 'no script errors, console errors or CSP violations');
+  } finally {
+    await context.close();
+  }
+});
+
+test('the Markdown renderer: what becomes an element, what stays text', async () => {
+  // [source, the rendered div's innerHTML]. Reading innerHTML only serialises what the renderer built.
+  const cases = [
+    ['plain', '<p>plain</p>'],
+    ['**bold** and __bold__, *em* and _em_', '<p><strong>bold</strong> and <strong>bold</strong>, <em>em</em> and <em>em</em></p>'],
+    ['snake_case_name and 2 * 3 * 4', '<p>snake_case_name and 2 * 3 * 4</p>'],
+    ['`<b>code</b>` **`x`**', '<p><code>&lt;b&gt;code&lt;/b&gt;</code> <strong><code>x</code></strong></p>'],
+    ['one\ntwo\n\nthree', '<p>one<br>two</p><p>three</p>'],
+    ['- a\n- b\n  - c\n- d', '<ul><li>a</li><li>b<ul><li>c</li></ul></li><li>d</li></ul>'],
+    ['3. c\n4. d', '<ol start="3"><li>c</li><li>d</li></ol>'],
+    ['- a\n1. b', '<ul><li>a</li></ul><ol><li>b</li></ol>'],
+    ['## Title', '<h5>Title</h5>'],
+    ['```\n<i>x</i>\n```', '<pre><code>&lt;i&gt;x&lt;/i&gt;</code></pre>'],
+    ['[a](https://x.example/p?q=1)', '<p><a href="https://x.example/p?q=1" target="_blank" rel="noopener noreferrer">a</a></p>'],
+    ['see https://x.example/a.', '<p>see <a href="https://x.example/a" target="_blank" rel="noopener noreferrer">https://x.example/a</a>.</p>'],
+    ['[w](https://x.example/Foo_(bar))', '<p><a href="https://x.example/Foo_(bar)" target="_blank" rel="noopener noreferrer">w</a></p>'],
+    ['[x](javascript:alert(1))', '<p>[x](javascript:alert(1))</p>'],
+    ['[x](JaVaScRiPt:alert(1)) [y](data:text/html,hi) [z](/relative)', '<p>[x](JaVaScRiPt:alert(1)) [y](data:text/html,hi) [z](/relative)</p>'],
+    ['<img src=x onerror="alert(1)"><script>alert(2)</script>', '<p>&lt;img src=x onerror="alert(1)"&gt;&lt;script&gt;alert(2)&lt;/script&gt;</p>'],
+    ['&lt;b&gt; &amp;', '<p>&amp;lt;b&amp;gt; &amp;amp;</p>'],
+  ];
+  const { context, page, problems } = await newPage();
+  try {
+    await page.goto(`${BASE_URL}/admin/`);
+    await page.locator('#login-form').waitFor();
+    const rendered = await page.evaluate(async (sources) => {
+      const { renderMarkdown } = await import('./js/markdown.js');
+      return sources.map((src) => renderMarkdown(src).innerHTML);
+    }, cases.map(([src]) => src));
+    cases.forEach(([src, html], i) => assert.equal(rendered[i], html, `rendering ${JSON.stringify(src)}`));
+    assert.deepEqual(problems, []);
   } finally {
     await context.close();
   }

@@ -5,7 +5,8 @@
 #   BIN=target/debug/richesreach-chat bash tests/browser/run.sh
 #
 # Installs Debian's Chromium when it is missing, installs playwright-core (no browser download),
-# creates an admin account, starts the server on a free loopback port, runs
+# creates an admin account, starts a stand-in provider (tests/browser/mock-llm.mjs) and the server
+# using it on free loopback ports, runs
 # tests/browser/admin.test.mjs and tests/browser/swagger.test.mjs against it and stops the server
 # again. Exits with the tests' code.
 set -euo pipefail
@@ -48,9 +49,25 @@ fi
 rm -rf tests/browser/out
 mkdir -p tests/browser/out
 
-# (c) A server on a free port with a fresh database and an admin account.
+# (c) A stand-in provider, and a server on a free port using it, with a fresh database and an
+# admin account.
 
 prepare_server_tmp
+MOCK_PID=""
+stop_mock() {
+  if [ -n "$MOCK_PID" ]; then kill "$MOCK_PID" 2>/dev/null || true; wait "$MOCK_PID" 2>/dev/null || true; fi
+}
+trap 'stop_mock; cleanup' EXIT
+MOCK_PORT="$(free_port)"
+node tests/browser/mock-llm.mjs "$MOCK_PORT" "$TMP/mock.ready" >"$TMP/mock.log" 2>&1 &
+MOCK_PID=$!
+for _ in $(seq 1 100); do [ -f "$TMP/mock.ready" ] && break; sleep 0.1; done
+if [ ! -f "$TMP/mock.ready" ]; then
+  log "the stand-in provider did not start; its log:"
+  cat "$TMP/mock.log" >&2 || true
+  exit 1
+fi
+
 PORT="$(free_port)"
 BASE_URL="http://127.0.0.1:$PORT"
 ADMIN_EMAIL="admin@example.com"
@@ -62,6 +79,9 @@ export JWT_SECRET="browser-test-secret"
 export BCRYPT_COST=4
 export RATE_LIMIT_AUTH_PER_MIN=0
 export RATE_LIMIT_REGISTER_PER_MIN=0
+export OPENAI_API_KEY="browser-test-key"
+export OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT/v1"
+export OPENAI_MODEL="browser-test-model"
 
 log "creating $ADMIN_EMAIL"
 PASSWORD="$ADMIN_PASSWORD" "$BIN" create-user --email "$ADMIN_EMAIL" --name Admin --admin

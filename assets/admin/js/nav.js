@@ -2,7 +2,7 @@
 import { $ } from './dom.js';
 import { clearError } from './notice.js';
 
-const TABS = ['stats', 'users', 'sessions', 'conversation'];
+const TABS = ['stats', 'users', 'sessions', 'feedback', 'conversation'];
 const shownHandlers = new Map();
 let current = 'stats';
 

@@ -1,13 +1,16 @@
-// The Conversation tab: one session's messages with each reply's model, confidence, latency,
-// tokens, fallback flag and sources.
+// The Conversation tab: one session's messages, replaced versions included (folded away beside
+// the message that replaced them), each rendered by message.js.
 import { api, nextCursor, pageItems, qs } from '../api.js';
-import { $, badge, el, isSafeUrl } from '../dom.js';
-import { fmtInt, fmtMs, fmtPct, timeEl } from '../format.js';
+import { $, el } from '../dom.js';
+import { fmtInt, timeEl } from '../format.js';
 import { selectTab } from '../nav.js';
 import { clearError, showError } from '../notice.js';
+import { messageEl } from './message.js';
 
 const MESSAGE_PAGE = 200;
-let state = { session: null, cursor: null, seq: 0 };
+// back: the tab the "Back" button returns to; target: a message to bring into view once loaded.
+let state = { session: null, cursor: null, seq: 0, back: 'sessions', target: null };
+const BACK_LABELS = { sessions: '← Back to sessions', feedback: '← Back to feedback' };
 
 /** The session's title, or null when it has none yet. */
 export function sessionTitle(s) {
@@ -15,35 +18,82 @@ export function sessionTitle(s) {
 }
 
 export function resetConversation() {
-  state = { session: null, cursor: null, seq: state.seq + 1 };
+  state = { session: null, cursor: null, seq: state.seq + 1, back: 'sessions', target: null };
   $('#conversation-title').textContent = 'Conversation';
   $('#conversation-meta').hidden = true;
   $('#conversation-meta').replaceChildren();
   $('#conversation').replaceChildren(el('div', { class: 'card empty-state' }, 'Select a session to view its conversation.'));
   $('#conversation').removeAttribute('data-session-id');
   $('#conversation-more').hidden = true;
+  $('#conversation-refresh').hidden = true;
+  $('#conversation-back').textContent = BACK_LABELS.sessions;
 }
 
-/** Shows the session (an item of GET /admin/sessions) on the Conversation tab. */
-export function openConversation(s) {
+/**
+ * Shows a session on the Conversation tab: an item of GET /admin/sessions, or only
+ * `{id, user_id, user_email}` when opened from elsewhere (the feedback list). `options.back`
+ * names the tab "Back" returns to; `options.messageId` is scrolled to and highlighted.
+ */
+export function openConversation(s, options) {
+  const opts = options || {};
   clearError();
   state.session = s;
   state.cursor = null;
+  state.back = BACK_LABELS[opts.back] ? opts.back : 'sessions';
+  state.target = opts.messageId || null;
+  $('#conversation-back').textContent = BACK_LABELS[state.back];
   const title = sessionTitle(s);
-  $('#conversation-title').textContent = title || 'Untitled session';
+  $('#conversation-title').textContent = title || (s.title === undefined ? 'Conversation' : 'Untitled session');
   const meta = $('#conversation-meta');
   const item = (label, value) => el('div', null, el('dt', null, label), el('dd', null, value));
   meta.replaceChildren(
     item('User', s.user_email || s.user_id || '—'),
     item('Session id', el('span', { class: 'mono' }, s.id)),
-    item('Messages', fmtInt(s.message_count)),
-    item('Created', timeEl(s.created_at)),
-    item('Last updated', timeEl(s.updated_at)));
+    s.message_count === undefined ? null : item('Messages', fmtInt(s.message_count)),
+    s.created_at === undefined ? null : item('Created', timeEl(s.created_at)),
+    s.updated_at === undefined ? null : item('Last updated', timeEl(s.updated_at)));
   meta.hidden = false;
   $('#conversation').setAttribute('data-session-id', s.id);
+  $('#conversation-refresh').hidden = false;
   selectTab('conversation');
   $('#conversation-title').focus();
   loadMessages(true);
+}
+
+/** The fold holding replaced messages at the end of the list, if the list ends with one. */
+function openFold(box) {
+  const last = box.lastElementChild;
+  return last && last.classList.contains('superseded') ? last : null;
+}
+
+/** Appends a message; replaced ones gather in a fold right before the message that replaced them. */
+function appendMessage(box, m) {
+  const node = messageEl(m);
+  if (!node.hasAttribute('data-superseded-by')) {
+    box.appendChild(node);
+    return;
+  }
+  // Regenerating or editing replaces the end of a conversation and stores the new messages after
+  // it, so in stored order replaced messages come as runs, each just before its replacement.
+  let fold = openFold(box);
+  if (!fold) {
+    fold = el('details', { class: 'superseded' }, el('summary', null, ''));
+    box.appendChild(fold);
+  }
+  fold.appendChild(node);
+  const n = fold.querySelectorAll(':scope > .message').length;
+  fold.querySelector('summary').textContent = n === 1 ? '1 replaced message' : n + ' replaced messages';
+}
+
+function showTarget(box) {
+  if (!state.target) return;
+  const node = [...box.querySelectorAll('.message')].find((x) => x.getAttribute('data-message-id') === state.target);
+  if (!node) return;
+  state.target = null;
+  const fold = node.closest('details');
+  if (fold) fold.open = true;
+  node.classList.add('is-target');
+  node.scrollIntoView({ block: 'center' });
 }
 
 async function loadMessages(reset) {
@@ -60,15 +110,18 @@ async function loadMessages(reset) {
   box.setAttribute('aria-busy', 'true');
   try {
     const page = await api('GET', '/admin/sessions/' + encodeURIComponent(st.session.id) + '/messages' +
-      qs({ limit: MESSAGE_PAGE, cursor: reset ? null : st.cursor }));
+      qs({ include_superseded: true, limit: MESSAGE_PAGE, cursor: reset ? null : st.cursor }));
     if (seq !== st.seq) return;
     if (reset) box.replaceChildren();
-    for (const m of pageItems(page)) box.appendChild(messageEl(m));
+    for (const m of pageItems(page)) {
+      if (m && typeof m === 'object') appendMessage(box, m);
+    }
     if (!box.querySelector('.message')) {
       box.replaceChildren(el('div', { class: 'card empty-state' }, 'No messages in this session yet.'));
     }
     st.cursor = nextCursor(page);
     more.hidden = !st.cursor;
+    showTarget(box);
   } catch (err) {
     if (seq !== st.seq) return;
     if (reset) box.replaceChildren(el('div', { class: 'card empty-state' }, 'Messages could not be loaded.'));
@@ -81,49 +134,9 @@ async function loadMessages(reset) {
   }
 }
 
-function chip(label, value, attrs) {
-  return el('span', Object.assign({ class: 'chip' }, attrs), el('b', null, label), value);
-}
-
-function messageEl(m) {
-  const role = m.role === 'assistant' ? 'assistant' : m.role === 'user' ? 'user' : 'unknown';
-  const isAssistant = role === 'assistant';
-  const content = typeof m.content === 'string' ? m.content : '';
-  const parts = [
-    el('header', { class: 'message-head' },
-      el('span', { class: 'role' }, isAssistant ? 'Assistant' : role === 'user' ? 'User' : 'Unknown'),
-      m.fallback === true ? badge('fallback', 'warn') : null,
-      el('span', { class: 'spacer' }),
-      timeEl(m.created_at)),
-    el('div', { class: 'content' }, content),
-  ];
-  if (isAssistant) {
-    const usage = m.usage && typeof m.usage === 'object' ? m.usage : null;
-    parts.push(el('div', { class: 'meta' },
-      chip('Model', m.model ? String(m.model) : '—', { 'data-field': 'model' }),
-      chip('Confidence', fmtPct(m.confidence, 0), { 'data-field': 'confidence' }),
-      chip('Latency', fmtMs(m.latency_ms), { 'data-field': 'latency' }),
-      chip('Tokens', usage ? fmtInt(usage.prompt_tokens) + ' prompt · ' + fmtInt(usage.completion_tokens) + ' completion' : '—', { 'data-field': 'tokens' })));
-    const sources = Array.isArray(m.sources) ? m.sources.filter((x) => x && typeof x === 'object') : [];
-    if (sources.length) {
-      // A model's reply stores the guide passages it was given (only those it
-      // cited, numbered as its [n] markers); an offline reply, the guides it quoted.
-      const caption = m.fallback === true ? 'Guides quoted' : 'Guide passages given to the model';
-      parts.push(el('div', { class: 'sources-caption muted', 'data-field': 'sources-caption' }, caption));
-      parts.push(el('ol', { class: 'sources', 'aria-label': caption }, sources.map((src) => {
-        const title = typeof src.title === 'string' && src.title ? src.title : (typeof src.url === 'string' ? src.url : 'Untitled source');
-        const link = isSafeUrl(src.url)
-          ? el('a', { href: src.url, target: '_blank', rel: 'noopener noreferrer' }, title)
-          : el('span', { title: 'Link not shown: only http and https addresses are allowed' }, title);
-        return el('li', null, link,
-          typeof src.snippet === 'string' && src.snippet ? el('div', { class: 'snippet' }, src.snippet) : null);
-      })));
-    }
-  }
-  return el('article', { class: 'message card', 'data-role': role, 'data-message-id': m.id }, parts);
-}
-
 export function wireConversation() {
   $('#conversation-more').addEventListener('click', () => loadMessages(false));
-  $('#conversation-back').addEventListener('click', () => selectTab('sessions', true));
+  // Reloads from the start: a reply being written may have grown, finished or been stopped.
+  $('#conversation-refresh').addEventListener('click', () => { clearError(); loadMessages(true); });
+  $('#conversation-back').addEventListener('click', () => selectTab(state.back, true));
 }

@@ -4,6 +4,7 @@ import { $ } from '../dom.js';
 import { selectTab } from '../nav.js';
 import { clearError, showError } from '../notice.js';
 import { resetConversation } from './conversation.js';
+import { resetFeedback } from './feedback.js';
 import { resetSessions } from './sessions.js';
 import { resetStats } from './stats.js';
 import { resetUsers } from './users.js';
@@ -46,6 +47,7 @@ function resetViews() {
   resetStats();
   resetUsers();
   resetSessions();
+  resetFeedback();
   resetConversation();
 }
 

@@ -1,4 +1,4 @@
-// The Stats tab: figure cards, messages per day as an SVG bar chart, replies by model.
+// The Stats tab: figure cards (feedback and replies being written included), messages per day as an SVG bar chart, replies by model.
 import { api } from '../api.js';
 import { $, el, svg } from '../dom.js';
 import { fmtDay, fmtInt, fmtMs, fmtPct, isNum } from '../format.js';
@@ -50,6 +50,8 @@ function statCard(key, label, display, raw, sub) {
 
 function renderStats(s) {
   const tokens = s.tokens && typeof s.tokens === 'object' ? s.tokens : {};
+  const feedback = s.feedback && typeof s.feedback === 'object' ? s.feedback : {};
+  const rated = (isNum(feedback.up) ? feedback.up : 0) + (isNum(feedback.down) ? feedback.down : 0);
   const total = (isNum(tokens.prompt) ? tokens.prompt : 0) + (isNum(tokens.completion) ? tokens.completion : 0);
   const perSession = isNum(s.messages) && isNum(s.sessions) && s.sessions > 0 ? (s.messages / s.sessions).toFixed(1) + ' per session' : null;
   const grid = el('div', { class: 'stat-grid' },
@@ -62,7 +64,11 @@ function renderStats(s) {
     statCard('avg_latency_ms', 'Avg. latency', fmtMs(s.avg_latency_ms), s.avg_latency_ms, 'per assistant reply'),
     statCard('tokens_prompt', 'Prompt tokens', fmtInt(tokens.prompt), tokens.prompt, null),
     statCard('tokens_completion', 'Completion tokens', fmtInt(tokens.completion), tokens.completion,
-      total ? fmtInt(total) + ' tokens in total' : null));
+      total ? fmtInt(total) + ' tokens in total' : null),
+    statCard('generating', 'Generating', fmtInt(s.generating), s.generating, 'replies being written now'),
+    statCard('feedback_up', 'Rated up', fmtInt(feedback.up), feedback.up,
+      rated ? fmtPct(feedback.up / rated, 0) + ' of ' + fmtInt(rated) + ' rated replies' : 'replies rated helpful'),
+    statCard('feedback_down', 'Rated down', fmtInt(feedback.down), feedback.down, 'replies rated unhelpful'));
 
   const days = Array.isArray(s.messages_per_day) ? s.messages_per_day : [];
   const dayTotal = days.reduce((a, d) => a + (isNum(d && d.count) ? d.count : 0), 0);

@@ -1,14 +1,14 @@
 // The Users tab: search by email, activate/deactivate, promote/demote, jump to a user's sessions.
 import { api, currentUser, nextCursor, pageItems, qs } from '../api.js';
 import { $, badge, button, el, placeholderRow } from '../dom.js';
-import { fmtInt, shortId, timeEl } from '../format.js';
+import { fmtInt, isNum, shortId, timeEl } from '../format.js';
 import { onTabShown } from '../nav.js';
 import { clearError, showError, toast } from '../notice.js';
 import { showSessionsOf } from './sessions.js';
 import { invalidateStats } from './stats.js';
 
 const PAGE = 50;
-const COLUMNS = 8;
+const COLUMNS = 9;
 // seq numbers the loads so an answer to an outdated search is dropped.
 let state = { q: '', cursor: null, loaded: false, seq: 0 };
 
@@ -69,6 +69,7 @@ function userRow(u) {
   el('td', { 'data-field': 'status' }, active ? badge('Active', 'ok') : badge('Inactive', 'off')),
   el('td', { class: 'num' }, fmtInt(u.session_count)),
   el('td', { class: 'num' }, fmtInt(u.message_count)),
+  el('td', { class: 'num', 'data-field': 'tokens-today', 'data-value': isNum(u.tokens_today) ? String(u.tokens_today) : '' }, fmtInt(u.tokens_today)),
   el('td', { class: 'nowrap' }, timeEl(u.last_active_at, 'Never', true)),
   el('td', { class: 'nowrap' }, timeEl(u.created_at, '—', false, true)),
   el('td', { class: 'actions' },
