@@ -13,10 +13,10 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
     /// The offending field (a JSON path such as `email`).
-    #[schema(example = "email")]
+    #[schema(examples("email"))]
     pub field: String,
     /// What is wrong with it.
-    #[schema(example = "must be a valid email address")]
+    #[schema(examples("must be a valid email address"))]
     pub message: String,
 }
 
@@ -62,10 +62,10 @@ impl PartialEq<&str> for ErrorCode {
 /// The error object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
-    #[schema(example = "not_found")]
+    #[schema(examples("not_found"))]
     pub code: ErrorCode,
     /// Human-readable explanation; safe to show to users.
-    #[schema(example = "chat session not found")]
+    #[schema(examples("chat session not found"))]
     pub message: String,
     /// For `validation_failed`: the fields that broke a rule.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -27,19 +27,26 @@ impl Modify for SecurityAddon {
     }
 }
 
-/// `POST /sessions` may have no body at all (utoipa has no attribute for it).
+/// `POST /sessions` and a regenerate may have no body at all (utoipa has no
+/// attribute for it).
 struct OptionalBodies;
 
 impl Modify for OptionalBodies {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let body = openapi
-            .paths
-            .paths
-            .get_mut("/sessions")
-            .and_then(|item| item.post.as_mut())
-            .and_then(|op| op.request_body.as_mut());
-        if let Some(body) = body {
-            body.required = Some(utoipa::openapi::Required::False);
+        for path in [
+            "/sessions",
+            "/sessions/{id}/messages/{message_id}/regenerate",
+            "/sessions/{id}/messages/{message_id}/regenerate/stream",
+        ] {
+            let body = openapi
+                .paths
+                .paths
+                .get_mut(path)
+                .and_then(|item| item.post.as_mut())
+                .and_then(|op| op.request_body.as_mut());
+            if let Some(body) = body {
+                body.required = Some(utoipa::openapi::Required::False);
+            }
         }
     }
 }
@@ -51,13 +58,29 @@ struct DefaultErrorResponse;
 
 impl Modify for DefaultErrorResponse {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
         use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
+        let retry_after = HeaderBuilder::new()
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0)),
+            )
+            .description(Some(
+                "Seconds to wait before trying again: on a 503 `service_unavailable`",
+            ))
+            .build();
         components.responses.insert(
             "Error".to_owned(),
             RefOr::T(
                 ResponseBuilder::new()
-                    .description("Any other error, in the error shape (`internal` on a 500)")
+                    .description(
+                        "Any other error, in the error shape: `internal` on a 500, \
+`service_unavailable` on a 503 (the database does not answer; retry after `Retry-After`)",
+                    )
+                    .header("Retry-After", retry_after)
                     .content(
                         "application/json",
                         ContentBuilder::new()

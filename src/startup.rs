@@ -236,7 +236,7 @@ impl Application {
 /// tokens (not cookies) carry authentication, so no credentials mode.
 fn cors(allowed: &[String]) -> Cors {
     let cors = Cors::default()
-        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
@@ -249,6 +249,8 @@ fn cors(allowed: &[String]) -> Cors {
             header::WWW_AUTHENTICATE,
             header::HeaderName::from_static("idempotent-replayed"),
             X_REQUEST_ID,
+            // The file name of an export.
+            header::CONTENT_DISPOSITION,
         ])
         .max_age(3600)
         // Other origins (the service's own pages included) are served as

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::auth::User;
+use super::examples;
 use super::export::{attachment, SessionExport};
 use super::extract::{client_ip, JsonBody};
 use super::responses::{BodyErrors, Conflict, RateLimited, Unauthorized};
@@ -33,7 +34,7 @@ pub struct AccountExport {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DeleteAccountRequest {
     /// The account's password, to confirm.
-    #[schema(example = "correct horse battery staple")]
+    #[schema(examples("correct horse battery staple"))]
     pub password: String,
 }
 
@@ -43,7 +44,8 @@ pub struct DeleteAccountRequest {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's data", body = AccountExport,
-            headers(("Content-Disposition" = String, description = "`attachment; filename=\"richesreach-chat-export.json\"`"))),
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"richesreach-chat-export.json\"`")),
+            examples(("export" = (summary = "Ann's account: one session, every stored message", value = json!(examples::account_export()))))),
         Unauthorized,
     )
 )]
@@ -73,7 +75,8 @@ pub async fn export_my_data(
 #[utoipa::path(
     tag = "account",
     security(("bearer" = [])),
-    request_body = DeleteAccountRequest,
+    request_body(content = DeleteAccountRequest,
+        examples(("confirm" = (summary = "The password, to confirm", value = json!(examples::delete_account_request()))))),
     responses(
         (status = 204, description = "Deleted"),
         BodyErrors,

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::auth::User;
+use super::examples;
 use super::extract::{resource_id, JsonBody};
 use super::messages::{message_page, ConversationQuery, Message, OrderQuery};
 use super::responses::{AdminErrors, BadRequest, NotFound};
@@ -41,7 +42,7 @@ pub struct TokenTotals {
 /// Messages on one UTC day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DayCount {
-    #[schema(example = "2026-11-24", format = Date)]
+    #[schema(examples("2026-11-24"), format = Date)]
     pub date: String,
     pub count: i64,
 }
@@ -153,7 +154,7 @@ pub struct SessionFilter {
     tag = "admin",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Statistics", body = Stats),
+        (status = 200, description = "Statistics", body = Stats, examples(("stats" = (summary = "One user, one exchange, its reply rated up", value = json!(examples::stats()))))),
         AdminErrors,
     )
 )]
@@ -208,7 +209,7 @@ pub async fn admin_get_stats(
     security(("bearer" = [])),
     params(UserFilter, PageQuery),
     responses(
-        (status = 200, description = "A page of users", body = Page<UserActivity>),
+        (status = 200, description = "A page of users", body = Page<UserActivity>, examples(("users" = (summary = "Ann and her activity", value = json!(examples::user_page()))))),
         BadRequest,
         AdminErrors,
     )
@@ -235,9 +236,9 @@ pub async fn admin_list_users(
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "User id")),
-    request_body = UpdateUserRequest,
+    request_body(content = UpdateUserRequest, examples(("deactivate" = (summary = "Deactivate: refuses sign-in and every token", value = json!(examples::deactivate_request()))), ("promote" = (summary = "Make an administrator", value = json!(examples::promote_request()))))),
     responses(
-        (status = 200, description = "The user", body = UserActivity),
+        (status = 200, description = "The user", body = UserActivity, examples(("deactivated" = (summary = "Ann, deactivated", value = json!(examples::deactivated_user()))))),
         BadRequest,
         AdminErrors,
         NotFound,
@@ -272,7 +273,7 @@ pub async fn admin_update_user(
     security(("bearer" = [])),
     params(SessionFilter, PageQuery),
     responses(
-        (status = 200, description = "A page of sessions", body = Page<AdminSession>),
+        (status = 200, description = "A page of sessions", body = Page<AdminSession>, examples(("sessions" = (summary = "Sessions with their owners", value = json!(examples::admin_session_page()))))),
         BadRequest,
         AdminErrors,
     )
@@ -316,7 +317,7 @@ pub async fn admin_list_sessions(
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "Session id"), PageQuery, OrderQuery, ConversationQuery),
     responses(
-        (status = 200, description = "A page of messages", body = Page<Message>),
+        (status = 200, description = "A page of messages", body = Page<Message>, examples(("conversation" = (summary = "A question and its finished reply", value = json!(examples::message_page()))))),
         BadRequest,
         AdminErrors,
         NotFound,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::examples;
 use super::extract::{client_ip, JsonBody};
 use super::responses::{BodyErrors, RateLimited, Unauthorized, ValidationFailed};
 use crate::auth::AuthUser;
@@ -26,16 +27,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct User {
     /// UUID v7.
-    #[schema(format = Uuid, example = "01935d7e-8a4b-7c3d-9e2f-1a2b3c4d5e6f")]
+    #[schema(format = Uuid, examples("01935d7e-8a4b-7c3d-9e2f-1a2b3c4d5e6f"))]
     pub id: String,
     /// Trimmed and lower-cased.
-    #[schema(example = "ann@example.com", format = Email)]
+    #[schema(examples("ann@example.com"), format = Email)]
     pub email: String,
-    #[schema(example = "Ann")]
+    #[schema(examples("Ann"))]
     pub name: String,
     pub is_admin: bool,
     /// RFC 3339, UTC.
-    #[schema(format = DateTime, example = "2026-11-24T12:00:00.123Z")]
+    #[schema(format = DateTime, examples("2026-11-24T12:00:00.123Z"))]
     pub created_at: String,
 }
 
@@ -66,18 +67,18 @@ impl From<&AuthUser> for User {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
     /// Trimmed and lower-cased before it is stored.
-    #[schema(example = "ann@example.com", format = Email, max_length = 254)]
+    #[schema(examples("ann@example.com"), format = Email, max_length = 254)]
     pub email: String,
     /// 8–256 characters; every character counts.
     #[schema(
-        example = "correct horse battery staple",
+        examples("correct horse battery staple"),
         min_length = 8,
         max_length = 256
     )]
     pub password: String,
     /// 1–100 characters after trimming, no control characters.
     #[schema(
-        example = "Ann",
+        examples("Ann"),
         min_length = 1,
         max_length = 100,
         pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
@@ -87,9 +88,9 @@ pub struct RegisterRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    #[schema(example = "ann@example.com")]
+    #[schema(examples("ann@example.com"))]
     pub email: String,
-    #[schema(example = "correct horse battery staple")]
+    #[schema(examples("correct horse battery staple"))]
     pub password: String,
 }
 
@@ -118,10 +119,10 @@ pub struct TokenPair {
     pub access_token: String,
     /// Opaque; exchange it at `/auth/refresh` for a new pair (once).
     pub refresh_token: String,
-    #[schema(example = "Bearer")]
+    #[schema(examples("Bearer"))]
     pub token_type: TokenType,
     /// Seconds until the access token expires.
-    #[schema(example = 900)]
+    #[schema(examples(900))]
     pub expires_in: u64,
 }
 
@@ -141,9 +142,9 @@ impl TokenPair {
 #[utoipa::path(
     security(()),
     tag = "auth",
-    request_body = RegisterRequest,
+    request_body(content = RegisterRequest, examples(("ann" = (summary = "Ann signs up", value = json!(examples::register_request()))))),
     responses(
-        (status = 201, description = "Account created", body = User),
+        (status = 201, description = "Account created", body = User, examples(("ann" = (summary = "Her account (the email trimmed and lower-cased)", value = json!(examples::user()))))),
         BodyErrors,
         (status = 403, description = "Registration is switched off (`registration_closed`)", body = ErrorResponse),
         (status = 409, description = "Email already registered", body = ErrorResponse),
@@ -182,9 +183,9 @@ pub async fn register(
 #[utoipa::path(
     security(()),
     tag = "auth",
-    request_body = TokenRequest,
+    request_body(content = TokenRequest, examples(("ann" = (summary = "Ann signs in", value = json!(examples::sign_in_request()))))),
     responses(
-        (status = 200, description = "Signed in", body = TokenPair),
+        (status = 200, description = "Signed in", body = TokenPair, examples(("tokens" = (summary = "A token pair; the access token lasts 15 minutes", value = json!(examples::token_pair()))))),
         BodyErrors,
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = ErrorResponse),
         (status = 403, description = "The account is deactivated", body = ErrorResponse),
@@ -262,9 +263,9 @@ async fn rehash(state: &AppState, user_id: &str, password: String) {
 #[utoipa::path(
     security(()),
     tag = "auth",
-    request_body = RefreshRequest,
+    request_body(content = RefreshRequest, examples(("refresh" = (summary = "The refresh token of the last pair", value = json!(examples::refresh_request()))))),
     responses(
-        (status = 200, description = "A new pair", body = TokenPair),
+        (status = 200, description = "A new pair", body = TokenPair, examples(("tokens" = (summary = "A new pair; the old refresh token stops working", value = json!(examples::token_pair()))))),
         BodyErrors,
         (status = 401, description = "Unknown, expired, revoked or reused refresh token; reuse revokes the whole chain", body = ErrorResponse),
     )
@@ -288,7 +289,7 @@ pub async fn refresh(
     tag = "auth",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The caller", body = User),
+        (status = 200, description = "The caller", body = User, examples(("ann" = (summary = "Ann", value = json!(examples::user()))))),
         Unauthorized,
     )
 )]

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::examples;
 use super::extract::{resource_id, JsonBody, JsonBodyOrEmpty};
 use super::idempotency::{keyed_request, mark_replayed, KEY_DESCRIPTION};
+use super::message_shapes::AssistantMessage;
 use super::messages::{
     replay, reply_events, wants_stream, Message, MessageExchange, ReplyStreamEvent,
     SendMessageQuery, SSE_DESCRIPTION,
@@ -42,7 +44,7 @@ pub struct EditMessageRequest {
     /// The rules of a send: 1–8,000 characters after trimming; no control
     /// characters except newlines and tabs.
     #[schema(
-        example = "How big should my emergency fund be if I am self-employed?",
+        examples("Where should I keep it if my income is irregular?"),
         min_length = 1,
         max_length = 8000,
         pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
@@ -82,10 +84,12 @@ fn ids(path: &(String, String)) -> Result<(String, String), AppError> {
         ("message_id" = String, Path, format = Uuid, description = "The conversation's last assistant message"),
         ("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION),
     ),
-    request_body(content = RegenerateRequest, description = "Optional: an empty body or `{}`"),
+    request_body(content = RegenerateRequest, description = "Optional: an empty body or `{}`",
+        examples(("empty" = (summary = "No parameters", value = json!(examples::regenerate_request()))))),
     responses(
-        (status = 201, description = "The new reply, stored", body = Message,
-            headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`"))),
+        (status = 201, description = "The new reply, stored (finished, or stopped while this request waited)", body = AssistantMessage,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`")),
+            examples(("regenerated" = (summary = "A new answer to the second question, whose first reply was stopped", value = json!(examples::regenerated_reply()))))),
         BodyErrors,
         OwnedErrors,
         StateOrKeyConflict,
@@ -117,11 +121,12 @@ pub async fn regenerate_reply(
         ("message_id" = String, Path, format = Uuid, description = "The conversation's last assistant message"),
         ("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION),
     ),
-    request_body(content = RegenerateRequest, description = "Optional: an empty body or `{}`"),
+    request_body(content = RegenerateRequest, description = "Optional: an empty body or `{}`",
+        examples(("empty" = (summary = "No parameters", value = json!(examples::regenerate_request()))))),
     responses(
         (status = 200, description = REGENERATE_SSE_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
             headers(("Idempotent-Replayed" = String, description = "`true` when this follows the reply of an earlier request with the same `Idempotency-Key`")),
-            example = json!("event: reply_started\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"generating\",…}\n\nevent: delta\nid: 18\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\nid: 18\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
+            examples(("reply_started" = (summary = "1. The new reply, started: generating, empty", value = json!(examples::regenerate_started_event()))), ("delta" = (summary = "2. A piece of the reply; id: characters sent so far", value = json!(examples::regenerate_delta_event()))), ("assistant_message" = (summary = "3. The stored new reply: the last event", value = json!(examples::regenerated_event()))), ("error" = (summary = "Instead of the reply: the session was deleted meanwhile", value = json!(examples::error_event()))))),
         BodyErrors,
         OwnedErrors,
         StateOrKeyConflict,
@@ -157,10 +162,12 @@ pub async fn regenerate_reply_stream(
         ("message_id" = String, Path, format = Uuid, description = "A user message of the conversation"),
         ("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION),
     ),
-    request_body = EditMessageRequest,
+    request_body(content = EditMessageRequest,
+        examples(("edit" = (summary = "The second question, made more precise", value = json!(examples::edit_request()))))),
     responses(
         (status = 201, description = "The new question and its reply, stored", body = MessageExchange,
-            headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`"))),
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`")),
+            examples(("edited" = (summary = "The edited question and its reply", value = json!(examples::edit_exchange()))))),
         BodyErrors,
         OwnedErrors,
         StateOrKeyConflict,
@@ -193,11 +200,12 @@ pub async fn edit_message(
         ("message_id" = String, Path, format = Uuid, description = "A user message of the conversation"),
         ("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION),
     ),
-    request_body = EditMessageRequest,
+    request_body(content = EditMessageRequest,
+        examples(("edit" = (summary = "The second question, made more precise", value = json!(examples::edit_request()))))),
     responses(
         (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
             headers(("Idempotent-Replayed" = String, description = "`true` when this follows the reply of an earlier request with the same `Idempotency-Key`")),
-            example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: reply_started\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"generating\",…}\n\nevent: delta\nid: 18\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\nid: 18\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
+            examples(("user_message" = (summary = "1. The edited question, stored", value = json!(examples::edited_question_event()))), ("reply_started" = (summary = "2. Its reply, started: generating, empty", value = json!(examples::edit_started_event()))), ("delta" = (summary = "3. A piece of the reply; id: characters sent so far", value = json!(examples::edit_delta_event()))), ("assistant_message" = (summary = "4. The stored reply: the last event", value = json!(examples::edit_reply_event()))), ("error" = (summary = "Instead of the reply: the session was deleted meanwhile", value = json!(examples::error_event()))))),
         BodyErrors,
         OwnedErrors,
         StateOrKeyConflict,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::examples;
 use super::extract::resource_id;
 use super::messages::Message;
 use super::responses::{BadRequest, OwnedErrors};
@@ -68,9 +69,10 @@ impl From<&SessionWithMessages> for SessionExport {
     responses(
         (status = 200, description = "The conversation as a file",
             content(
-                (SessionExport = "application/json"),
+                (SessionExport = "application/json",
+                    examples(("json" = (summary = "format=json (the default): reads back into the API's types", value = json!(examples::exported_session()))))),
                 (String = "text/markdown; charset=utf-8",
-                    example = json!("# Saving for retirement\n\n## 1. You · 2026-11-24 12:00 UTC\n\nHow do index funds work?\n")),
+                    examples(("markdown" = (summary = "format=markdown: to read", value = json!(examples::exported_markdown()))))),
             ),
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"<title or session id>.<json|md>\"`: the title with every character outside `A–Z a–z 0–9 space . _ -` replaced by `_`, at most 100 characters"))),
         BadRequest,

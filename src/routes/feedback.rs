@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::examples;
 use super::extract::{resource_id, JsonBody};
+use super::message_shapes::AssistantMessage;
 use super::messages::Message;
 use super::responses::{
     AdminErrors, BadRequest, BodyErrors, Conflict, OwnedErrors, ValidationFailed,
@@ -41,6 +43,7 @@ pub struct FeedbackRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RatedMessage {
     /// The assistant message, with its `feedback`.
+    #[schema(value_type = AssistantMessage)]
     pub message: Message,
     #[schema(format = Uuid)]
     pub session_id: String,
@@ -75,9 +78,11 @@ fn ids(path: &(String, String)) -> Result<(String, String), AppError> {
         ("id" = String, Path, format = Uuid, description = "Session id"),
         ("message_id" = String, Path, format = Uuid, description = "Message id (an assistant message)"),
     ),
-    request_body = FeedbackRequest,
+    request_body(content = FeedbackRequest,
+        examples(("up" = (summary = "Helpful, with a comment", value = json!(examples::feedback_up_request()))), ("down" = (summary = "Not helpful, no comment", value = json!(examples::feedback_down_request()))))),
     responses(
-        (status = 200, description = "The message with its `feedback`", body = Message),
+        (status = 200, description = "The reply with its `feedback`", body = AssistantMessage,
+            examples(("rated" = (summary = "The first reply, rated up", value = json!(examples::rated_message()))))),
         BodyErrors,
         OwnedErrors,
         Conflict,
@@ -141,7 +146,8 @@ pub async fn delete_feedback(
     security(("bearer" = [])),
     params(FeedbackFilter, PageQuery),
     responses(
-        (status = 200, description = "A page of rated replies", body = Page<RatedMessage>),
+        (status = 200, description = "A page of rated replies", body = Page<RatedMessage>,
+            examples(("rated" = (summary = "Ann's rating of her first reply", value = json!(examples::rated_page()))))),
         BadRequest,
         AdminErrors,
     )

@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::examples;
 use super::extract::{resource_id, JsonBody};
 use super::idempotency::{keyed_request, mark_replayed, KEY_DESCRIPTION};
+use super::message_shapes::{AssistantMessage, UserMessage};
 use super::responses::{
     BadRequest, BodyErrors, IdempotencyConflict, OwnedErrors, RateLimited, ValidationFailed,
 };
@@ -37,11 +39,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
 pub struct Source {
     #[schema(format = Uuid)]
     pub id: String,
-    #[schema(example = "Emergency funds")]
+    #[schema(examples("Emergency funds"))]
     pub title: String,
     #[schema(
         format = "uri",
-        example = "https://www.consumerfinance.gov/an-essential-guide-to-building-an-emergency-fund/"
+        examples(
+            "https://www.consumerfinance.gov/an-essential-guide-to-building-an-emergency-fund/"
+        )
     )]
     pub url: String,
     /// The passage the reply used.
@@ -56,28 +60,22 @@ pub struct Usage {
 }
 
 /// A message of either role. User messages have `model`, `confidence`,
-/// `usage` and `latency_ms` null, `fallback: false` and no sources.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// `usage` and `latency_ms` null, `fallback: false` and no sources. Its
+/// schema, typed by role and status, is in [`super::message_shapes`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
-    #[schema(format = Uuid)]
     pub id: String,
-    #[schema(format = Uuid)]
     pub session_id: String,
     pub role: Role,
     pub content: String,
-    #[schema(format = DateTime)]
     pub created_at: String,
     /// The model that wrote an assistant message (`"fallback"` for the offline responder).
-    #[schema(required = true, example = "gpt-4o-mini")]
     pub model: Option<String>,
     /// 0–1 for assistant messages.
-    #[schema(required = true, minimum = 0.0, maximum = 1.0)]
     pub confidence: Option<f64>,
     /// When the provider reported it.
-    #[schema(required = true)]
     pub usage: Option<Usage>,
     /// How long the reply took to produce.
-    #[schema(required = true)]
     pub latency_ms: Option<i64>,
     /// True when the offline responder answered.
     pub fallback: bool,
@@ -87,10 +85,8 @@ pub struct Message {
     pub status: MessageStatus,
     /// The id of the message that replaced this one (a regenerate or an
     /// edit); superseded messages are not part of the conversation.
-    #[schema(required = true, format = Uuid)]
     pub superseded_by: Option<String>,
     /// The user's rating of an assistant message.
-    #[schema(required = true)]
     pub feedback: Option<Feedback>,
 }
 
@@ -207,7 +203,7 @@ pub async fn message_page(
 pub struct SendMessageRequest {
     /// 1–8,000 characters after trimming; no control characters except newlines and tabs.
     #[schema(
-        example = "How big should my emergency fund be?",
+        examples("How big should my emergency fund be?"),
         min_length = 1,
         max_length = 8000,
         pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
@@ -226,7 +222,10 @@ pub struct SendMessageQuery {
 /// Both sides of an exchange.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MessageExchange {
+    #[schema(value_type = UserMessage)]
     pub user_message: Message,
+    /// The reply, finished (or stopped while this request waited).
+    #[schema(value_type = AssistantMessage)]
     pub assistant_message: Message,
 }
 
@@ -239,13 +238,13 @@ pub struct MessageExchange {
 pub enum ReplyStreamEvent {
     /// The stored question (a send or an edit).
     UserMessage {
-        #[schema(schema_with = message_json)]
+        #[schema(schema_with = user_message_json)]
         data: String,
     },
     /// The reply's row as stored at the start: `status: generating`, empty
     /// (a send, a regenerate or an edit; not a resume).
     ReplyStarted {
-        #[schema(schema_with = message_json)]
+        #[schema(schema_with = reply_started_json)]
         data: String,
     },
     /// The next piece of the reply's text.
@@ -259,7 +258,7 @@ pub enum ReplyStreamEvent {
     AssistantMessage {
         #[schema(pattern = "^[0-9]+$")]
         id: String,
-        #[schema(schema_with = message_json)]
+        #[schema(schema_with = assistant_message_json)]
         data: String,
     },
     /// Why the stream cannot finish (e.g. the session was deleted); the last event.
@@ -277,7 +276,7 @@ fn json_text_of(schema: &str) -> utoipa::openapi::schema::Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .content_media_type("application/json")
-        .description(Some(format!("JSON: a `{schema}`")))
+        .description(Some(format!("The JSON text of a `{schema}`")))
         // JSON Schema's `contentSchema` (OpenAPI 3.1) types the payload;
         // utoipa has no builder for it, hence the extension map.
         .extensions(Some(Extensions::from_iter([(
@@ -287,8 +286,16 @@ fn json_text_of(schema: &str) -> utoipa::openapi::schema::Object {
         .build()
 }
 
-fn message_json() -> utoipa::openapi::schema::Object {
-    json_text_of("Message")
+fn user_message_json() -> utoipa::openapi::schema::Object {
+    json_text_of("UserMessage")
+}
+
+fn reply_started_json() -> utoipa::openapi::schema::Object {
+    json_text_of("IncompleteReply")
+}
+
+fn assistant_message_json() -> utoipa::openapi::schema::Object {
+    json_text_of("AssistantMessage")
 }
 
 fn delta_json() -> utoipa::openapi::schema::Object {
@@ -313,7 +320,8 @@ pub struct Delta {
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "Session id"), PageQuery, OrderQuery, ConversationQuery),
     responses(
-        (status = 200, description = "A page of messages", body = Page<Message>),
+        (status = 200, description = "A page of messages", body = Page<Message>,
+            examples(("conversation" = (summary = "A question and its finished reply", value = json!(examples::message_page()))), ("first_page" = (summary = "limit=1: the first page, with the cursor of the next", value = json!(examples::message_first_page()))), ("with_stopped_reply" = (summary = "A second reply, stopped by the user", value = json!(examples::message_page_with_stop()))))),
         BadRequest,
         OwnedErrors,
     )
@@ -358,10 +366,11 @@ client that disconnects does not stop the reply from being written and stored.";
         ("id" = String, Path, format = Uuid, description = "Session id"),
         ("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION),
     ),
-    request_body = SendMessageRequest,
+    request_body(content = SendMessageRequest, examples(("question" = (summary = "A personal-finance question", value = json!(examples::send_request()))))),
     responses(
         (status = 201, description = "Both messages, stored", body = MessageExchange,
-            headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`"))),
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`")),
+            examples(("answered" = (summary = "The question and its grounded reply", value = json!(examples::exchange()))))),
         BodyErrors,
         OwnedErrors,
         IdempotencyConflict,
@@ -391,11 +400,11 @@ pub async fn send_message(
         ("id" = String, Path, format = Uuid, description = "Session id"),
         ("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION),
     ),
-    request_body = SendMessageRequest,
+    request_body(content = SendMessageRequest, examples(("question" = (summary = "A personal-finance question", value = json!(examples::send_request()))))),
     responses(
         (status = 200, description = SSE_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
             headers(("Idempotent-Replayed" = String, description = "`true` when this follows the reply of an earlier request with the same `Idempotency-Key`")),
-            example = json!("event: user_message\ndata: {\"id\":\"…\",\"role\":\"user\",…}\n\nevent: reply_started\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"generating\",…}\n\nevent: delta\nid: 18\ndata: {\"content\":\"An emergency fund \"}\n\nevent: assistant_message\nid: 18\ndata: {\"id\":\"…\",\"role\":\"assistant\",…}\n\n")),
+            examples(("user_message" = (summary = "1. The stored question", value = json!(examples::user_message_event()))), ("reply_started" = (summary = "2. The reply, started: generating, empty", value = json!(examples::reply_started_event()))), ("delta" = (summary = "3. A piece of the reply; id: characters sent so far", value = json!(examples::first_delta_event()))), ("assistant_message" = (summary = "4. The stored reply: the last event", value = json!(examples::assistant_message_event()))), ("error" = (summary = "Instead of the reply: the session was deleted meanwhile", value = json!(examples::error_event()))))),
         BodyErrors,
         OwnedErrors,
         IdempotencyConflict,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::examples;
 use crate::error::{AppError, ErrorResponse};
 use crate::state::AppState;
 
@@ -33,7 +34,7 @@ pub enum HealthStatus {
 }
 
 /// Liveness: 200 while the process is up.
-#[utoipa::path(security(()), tag = "ops", responses((status = 200, description = "Up", body = Health)))]
+#[utoipa::path(security(()), tag = "ops", responses((status = 200, description = "Up", body = Health, examples(("ok" = (summary = "Up", value = json!(examples::health())))))))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
@@ -46,7 +47,7 @@ pub async fn healthz() -> HttpResponse {
     security(()),
     tag = "ops",
     responses(
-        (status = 200, description = "Ready", body = Health),
+        (status = 200, description = "Ready", body = Health, examples(("ready" = (summary = "The database answers", value = json!(examples::health()))))),
         (status = 503, description = "The database does not answer", body = Health),
     )
 )]
@@ -70,7 +71,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     security((), ("bearer" = [])),
     tag = "ops",
     responses(
-        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String, examples(("metrics" = (summary = "One counter of the exposition", value = json!(examples::metrics()))))),
         (status = 401, description = "`METRICS_TOKEN` is set and was not presented", body = ErrorResponse),
     )
 )]

@@ -6,7 +6,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::examples;
 use super::extract::resource_id;
+use super::message_shapes::AssistantMessage;
 use super::messages::{reply_events, Message, ReplyStreamEvent};
 use super::responses::{BadRequest, Conflict, OwnedErrors};
 use crate::auth::AuthUser;
@@ -55,7 +57,8 @@ fn last_event_id(req: &HttpRequest) -> Result<Option<u64>, AppError> {
         ("message_id" = String, Path, format = Uuid, description = "Message id"),
     ),
     responses(
-        (status = 200, description = "The message (a reply being written has `status: generating` and the text so far)", body = Message),
+        (status = 200, description = "The message (a reply being written has `status: generating` and the text so far)", body = Message,
+            examples(("reply" = (summary = "A finished reply", value = json!(examples::reply_message()))), ("generating" = (summary = "A reply being written: the text so far", value = json!(examples::generating_reply()))), ("question" = (summary = "A user message", value = json!(examples::question_message()))))),
         OwnedErrors,
     )
 )]
@@ -100,7 +103,7 @@ a resume can itself be resumed. A position at or past the end of a finished repl
     ),
     responses(
         (status = 200, description = RESUME_DESCRIPTION, content_type = "text/event-stream", body = ReplyStreamEvent,
-            example = json!("event: delta\nid: 42\ndata: {\"content\":\"rest of the \"}\n\nevent: assistant_message\nid: 54\ndata: {\"id\":\"…\",\"role\":\"assistant\",\"status\":\"complete\",…}\n\n")),
+            examples(("delta" = (summary = "1. After Last-Event-ID: 67 (the first delta): the next piece", value = json!(examples::second_delta_event()))), ("assistant_message" = (summary = "2. The stored reply: the last event", value = json!(examples::assistant_message_event()))))),
         BadRequest,
         OwnedErrors,
         Conflict,
@@ -142,7 +145,8 @@ pub async fn reply_events_since(
         ("message_id" = String, Path, format = Uuid, description = "Assistant message id"),
     ),
     responses(
-        (status = 200, description = "The reply, `status: stopped`, with the text written so far (stored)", body = Message),
+        (status = 200, description = "The reply, `status: stopped`, with the text written so far (stored)", body = AssistantMessage,
+            examples(("stopped" = (summary = "Stopped after 1.2 s", value = json!(examples::stopped()))))),
         OwnedErrors,
         Conflict,
     )

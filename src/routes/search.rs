@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::examples;
 use super::messages::Message;
 use super::responses::{BadRequest, Unauthorized};
 use super::PageQuery;
@@ -22,12 +23,27 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// Words to find, 1–200 characters. Every word must match (in any
-    /// form: "invest" finds "investing"; case does not matter). Quotes,
-    /// operators and other punctuation are read as text, never as syntax.
-    #[param(min_length = 1, max_length = 200, example = "index funds")]
+    /// Words to find (described by [`Q_DESCRIPTION`]).
+    #[param(schema_with = search_terms)]
     pub q: Option<String>,
 }
+
+/// The schema of `q`, with its description: utoipa leaves out the doc
+/// comment of a parameter whose schema is given by a function, and a
+/// function is how a parameter gets `examples` (3.1) instead of `example`.
+fn search_terms() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(Q_DESCRIPTION))
+        .min_length(Some(1))
+        .max_length(Some(200))
+        .examples([examples::search_terms()])
+        .build()
+}
+
+const Q_DESCRIPTION: &str = "Words to find, 1–200 characters. Every word must match (in any \
+form: \"invest\" finds \"investing\"; case does not matter). Quotes, operators and other \
+punctuation are read as text, never as syntax.";
 
 /// A message that matches a search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -35,13 +51,13 @@ pub struct SearchHit {
     #[schema(format = Uuid)]
     pub session_id: String,
     /// The title of the message's session (`null` while it has none).
-    #[schema(required = true, example = "Saving for retirement")]
+    #[schema(required = true, examples("Emergency fund"))]
     pub session_title: Option<String>,
     pub message: Message,
     /// At most 300 characters of the message around the match, with every
     /// match wrapped in `«` and `»` (a `«` or `»` in the text itself shows
     /// as `‹` or `›` here); `…` marks where the text was cut.
-    #[schema(example = "…a low-cost «index» «fund» spreads your money over…")]
+    #[schema(examples("…keep it in an easy-access «savings» «account»."))]
     pub snippet: String,
 }
 
@@ -63,7 +79,8 @@ impl From<&Hit> for SearchHit {
     security(("bearer" = [])),
     params(SearchParams, PageQuery),
     responses(
-        (status = 200, description = "A page of matches, best first", body = Page<SearchHit>),
+        (status = 200, description = "A page of matches, best first", body = Page<SearchHit>,
+            examples(("hits" = (summary = "q=savings account: two replies, best match first", value = json!(examples::search_page()))))),
         BadRequest,
         Unauthorized,
     )

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::examples;
 use super::extract::{resource_id, JsonBody, JsonBodyOrEmpty};
 use super::idempotency::{keyed_request, mark_replayed, KEY_DESCRIPTION};
 use super::responses::{
@@ -36,7 +37,7 @@ pub struct Session {
     #[schema(format = Uuid)]
     pub id: String,
     /// `null` until it is set, or named automatically after the first exchange.
-    #[schema(required = true, example = "Saving for retirement")]
+    #[schema(required = true, examples("Saving for retirement"))]
     pub title: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -78,7 +79,7 @@ pub struct RenameSessionRequest {
         min_length = 1,
         max_length = 200,
         pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
-        example = "Retirement questions"
+        examples("Retirement questions")
     )]
     pub title: String,
 }
@@ -88,10 +89,12 @@ pub struct RenameSessionRequest {
     tag = "sessions",
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION)),
-    request_body(content = CreateSessionRequest, description = "Optional: an empty body creates an untitled session"),
+    request_body(content = CreateSessionRequest, description = "Optional: an empty body creates an untitled session",
+        examples(("untitled" = (summary = "Untitled: named after its first exchange", value = json!(examples::untitled_session_request()))), ("titled" = (summary = "With a title", value = json!(examples::titled_session_request()))))),
     responses(
         (status = 201, description = "Created", body = Session,
-            headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`"))),
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers again an earlier request with the same `Idempotency-Key`")),
+            examples(("untitled" = (summary = "An untitled session", value = json!(examples::created_session()))), ("titled" = (summary = "A titled session", value = json!(examples::created_titled_session()))))),
         BodyErrors,
         Unauthorized,
         IdempotencyConflict,
@@ -160,7 +163,7 @@ async fn earlier_answer(
     security(("bearer" = [])),
     params(PageQuery),
     responses(
-        (status = 200, description = "A page of sessions", body = Page<Session>),
+        (status = 200, description = "A page of sessions", body = Page<Session>, examples(("sessions" = (summary = "The last page: next_cursor is null", value = json!(examples::session_page()))))),
         BadRequest,
         Unauthorized,
     )
@@ -185,7 +188,7 @@ pub async fn list_sessions(
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "Session id")),
     responses(
-        (status = 200, description = "The session", body = Session),
+        (status = 200, description = "The session", body = Session, examples(("session" = (summary = "Named after its first exchange", value = json!(examples::session()))))),
         OwnedErrors,
     )
 )]
@@ -208,9 +211,9 @@ pub async fn get_session(
     tag = "sessions",
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "Session id")),
-    request_body = RenameSessionRequest,
+    request_body(content = RenameSessionRequest, examples(("rename" = (summary = "A new title", value = json!(examples::rename_request()))))),
     responses(
-        (status = 200, description = "Renamed", body = Session),
+        (status = 200, description = "Renamed", body = Session, examples(("renamed" = (summary = "The renamed session", value = json!(examples::session()))))),
         BodyErrors,
         OwnedErrors,
         ValidationFailed,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::examples;
 use super::responses::Unauthorized;
 use crate::auth::AuthUser;
 use crate::clock::{now_ms, rfc3339};
@@ -21,7 +22,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TokenUsage {
     /// Today, UTC.
-    #[schema(example = "2026-12-02", format = Date)]
+    #[schema(examples("2026-11-24"), format = Date)]
     pub day: String,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
@@ -42,7 +43,8 @@ pub struct TokenUsage {
     tag = "auth",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Today's usage", body = TokenUsage),
+        (status = 200, description = "Today's usage", body = TokenUsage,
+            examples(("usage" = (summary = "Three replies today, a quota of 50,000 tokens", value = json!(examples::usage()))))),
         Unauthorized,
     )
 )]

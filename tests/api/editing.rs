@@ -1088,7 +1088,8 @@ fn the_document_describes_regenerate_and_edit() {
             "/regenerate",
             "regenerate_reply",
             "RegenerateRequest",
-            Some("Message"),
+            // Always a reply: typed as one, so a client narrows on `status` only.
+            Some("AssistantMessage"),
         ),
         (
             "/regenerate/stream",

@@ -98,6 +98,41 @@ async fn browsers_on_allowed_origins_may_call_the_api() {
         preflight.headers()["access-control-allow-origin"],
         "https://app.example.com"
     );
+    // Every method of the API: rating a reply is a PUT.
+    let rate = app
+        .client
+        .request(Method::OPTIONS, app.url("/sessions/x/messages/y/feedback"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "PUT")
+        .send()
+        .await
+        .unwrap();
+    let status = rate.status();
+    assert!(
+        status.is_success(),
+        "PUT preflight: {status} {}",
+        rate.text().await.unwrap()
+    );
+    // The headers the document describes are readable by a frontend.
+    let answer = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    let exposed = answer.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for name in [
+        "retry-after",
+        "www-authenticate",
+        "idempotent-replayed",
+        "content-disposition",
+    ] {
+        assert!(exposed.contains(name), "{name} is not exposed: {exposed}");
+    }
     let other = app
         .client
         .get(app.url("/healthz"))

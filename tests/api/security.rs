@@ -929,7 +929,7 @@ mod headers {
             .client
             .request(Method::OPTIONS, app.url("/sessions"))
             .header("origin", "https://app.example.com")
-            .header("access-control-request-method", "PUT")
+            .header("access-control-request-method", "TRACE")
             .send()
             .await
             .unwrap();

@@ -7,7 +7,8 @@
 #   3. type-checks tests/sdk/flow.ts (openapi-fetch over the generated `paths`) with
 #      `tsc --strict --noEmit`: a change of the document that breaks a frontend's types fails here;
 #   4. runs flow.ts with tsx against the server: register, sign in, refresh, sessions, send,
-#      paginate, stream, typed errors — asserting on every answer.
+#      paginate, stream, regenerate (its /stream twin), feedback, edit, search, exports, usage,
+#      typed errors, account deletion — asserting on every answer.
 #
 #   BIN=target/debug/richesreach-chat bash tests/sdk/run.sh
 #
@@ -66,7 +67,7 @@ BASE_URL="http://127.0.0.1:$PORT"
 log "starting the server on $BASE_URL"
 env -u OPENAI_API_KEY -u OPENAI_BASE_URL \
   BIND="127.0.0.1:$PORT" DATABASE_URL="$TMP/chat.db" JWT_SECRET="sdk-check-secret-sdk-check-secret" \
-  BCRYPT_COST=4 RATE_LIMIT_AUTH_PER_MIN=0 RATE_LIMIT_MESSAGES_PER_MIN=0 RUST_LOG=warn \
+  BCRYPT_COST=4 RATE_LIMIT_AUTH_PER_MIN=0 RATE_LIMIT_MESSAGES_PER_MIN=0 TOKEN_QUOTA_PER_DAY=100000 RUST_LOG=warn \
   "$BIN" serve >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 
