@@ -9,12 +9,12 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::examples;
-use super::extract::{resource_id, JsonBody, JsonBodyOrEmpty};
+use super::extract::{message_ids, JsonBody, JsonBodyOrEmpty};
 use super::idempotency::{keyed_request, mark_replayed, KEY_DESCRIPTION};
 use super::message_shapes::AssistantMessage;
 use super::messages::{
-    replay, reply_events, wants_stream, Message, MessageExchange, ReplyStreamEvent,
-    SendMessageQuery, SSE_DESCRIPTION,
+    answer_exchange, replay, reply_events, wants_stream, Message, MessageExchange,
+    ReplyStreamEvent, SendMessageQuery, SSE_DESCRIPTION,
 };
 use super::responses::{
     BodyErrors, OwnedErrors, RateLimited, StateOrKeyConflict, ValidationFailed,
@@ -59,13 +59,6 @@ content empty), then `event: delta` events (data: `{\"content\": \"<next piece>\
 `assistant_message` has an `id:` line (characters of the reply sent so far) for \
 `GET /sessions/{id}/messages/{message_id}/events` (`Last-Event-ID`). A replay of an earlier \
 request with the same `Idempotency-Key` follows that reply from its start (no `reply_started`).";
-
-fn ids(path: &(String, String)) -> Result<(String, String), AppError> {
-    Ok((
-        resource_id(&path.0, "chat session")?,
-        resource_id(&path.1, "message")?,
-    ))
-}
 
 /// Regenerate the last reply: a new answer to the same question, written
 /// as a send's is. The old reply stays stored with `superseded_by` = the
@@ -262,7 +255,7 @@ async fn regenerate(
     body: &RegenerateRequest,
     stream: bool,
 ) -> Result<HttpResponse, AppError> {
-    let (session_id, message_id) = ids(path)?;
+    let (session_id, message_id) = message_ids(path)?;
     let key = keyed_request(
         req,
         &user.id,
@@ -335,7 +328,7 @@ async fn edit(
     body: EditMessageRequest,
     stream: bool,
 ) -> Result<HttpResponse, AppError> {
-    let (session_id, message_id) = ids(path)?;
+    let (session_id, message_id) = message_ids(path)?;
     let content = MessageContent::parse(&body.content)
         .map_err(|e| AppError::Validation(vec![e]))?
         .into_inner();
@@ -381,17 +374,5 @@ async fn edit(
             return replay(state, user.id, session_id, outcome, stream).await;
         }
     };
-    let reply_id = exchange.reply.message.id.clone();
-    if !stream {
-        let answer = state.chat.wait(reply_id).await?;
-        return Ok(HttpResponse::Created().json(MessageExchange {
-            user_message: Message::from(&exchange.user_message),
-            assistant_message: Message::from(&answer),
-        }));
-    }
-    let first = vec![
-        sse::event("user_message", &Message::from(&exchange.user_message)),
-        sse::event("reply_started", &Message::from(&exchange.reply)),
-    ];
-    Ok(reply_events(state, first, reply_id, 0))
+    answer_exchange(state, exchange, stream).await
 }

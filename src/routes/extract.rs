@@ -143,6 +143,15 @@ pub fn resource_id(raw: &str, what: &str) -> Result<String, AppError> {
         .map_err(|_| AppError::not_found(what))
 }
 
+/// The `{id}` and `{message_id}` of a message path, normalised
+/// ([`resource_id`]): a session and one of its messages.
+pub fn message_ids(path: &(String, String)) -> Result<(String, String), AppError> {
+    Ok((
+        resource_id(&path.0, "chat session")?,
+        resource_id(&path.1, "message")?,
+    ))
+}
+
 /// Query-string errors in the contract's shape.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| {

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::examples;
-use super::extract::{resource_id, JsonBody};
+use super::extract::{message_ids, JsonBody};
 use super::message_shapes::AssistantMessage;
 use super::messages::Message;
 use super::responses::{
@@ -62,13 +62,6 @@ pub struct FeedbackFilter {
     pub rating: Option<Rating>,
 }
 
-fn ids(path: &(String, String)) -> Result<(String, String), AppError> {
-    Ok((
-        resource_id(&path.0, "chat session")?,
-        resource_id(&path.1, "message")?,
-    ))
-}
-
 /// Rate a reply: `up` or `down`, with an optional comment. A second rating
 /// replaces the first (and renews its `created_at`).
 #[utoipa::path(
@@ -96,7 +89,7 @@ pub async fn put_feedback(
     path: web::Path<(String, String)>,
     JsonBody(body): JsonBody<FeedbackRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let (session_id, message_id) = ids(&path)?;
+    let (session_id, message_id) = message_ids(&path)?;
     let mut violations = Violations::default();
     let rating = violations.check(Rating::parse(&body.rating));
     let comment = violations.check(FeedbackComment::parse(body.comment.as_deref()));
@@ -132,7 +125,7 @@ pub async fn delete_feedback(
     user: AuthUser,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let (session_id, message_id) = ids(&path)?;
+    let (session_id, message_id) = message_ids(&path)?;
     state
         .db
         .run(move |conn| feedback::delete(conn, &user.id, &session_id, &message_id))

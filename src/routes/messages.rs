@@ -22,7 +22,7 @@ use crate::domain::{MessageContent, MessageStatus, Role};
 use crate::error::AppError;
 use crate::service::chat::{Asker, ReplyEvent};
 use crate::service::idempotency::{self, Outcome};
-use crate::service::messages::{self, MessageWithSources};
+use crate::service::messages::{self, Exchange, MessageWithSources};
 use crate::service::pagination::{Direction, Page};
 use crate::service::replies;
 use crate::service::sessions::Access;
@@ -492,6 +492,17 @@ async fn send(
         }
         (Err(e), _) => return Err(e),
     };
+    answer_exchange(state, exchange, stream).await
+}
+
+/// Answers a started exchange (a send's or an edit's): 201 with the
+/// question and the reply once it is finished, or their events as the reply
+/// is written.
+pub(super) async fn answer_exchange(
+    state: &AppState,
+    exchange: Exchange,
+    stream: bool,
+) -> Result<HttpResponse, AppError> {
     let reply_id = exchange.reply.message.id.clone();
     if !stream {
         let answer = state.chat.wait(reply_id).await?;

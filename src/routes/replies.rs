@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::examples;
-use super::extract::resource_id;
+use super::extract::message_ids;
 use super::message_shapes::AssistantMessage;
 use super::messages::{reply_events, Message, ReplyStreamEvent};
 use super::responses::{BadRequest, Conflict, OwnedErrors};
@@ -68,19 +68,12 @@ pub async fn get_message(
     user: AuthUser,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let (session_id, message_id) = ids(&path)?;
+    let (session_id, message_id) = message_ids(&path)?;
     let found = state
         .db
         .run(move |conn| replies::find(conn, &Access::Owner(user.id), &session_id, &message_id))
         .await?;
     Ok(HttpResponse::Ok().json(Message::from(&found)))
-}
-
-fn ids(path: &(String, String)) -> Result<(String, String), AppError> {
-    Ok((
-        resource_id(&path.0, "chat session")?,
-        resource_id(&path.1, "message")?,
-    ))
 }
 
 const RESUME_DESCRIPTION: &str = "Server-Sent Events: the reply's text after the given position \
@@ -119,7 +112,7 @@ pub async fn reply_events_since(
 ) -> Result<HttpResponse, AppError> {
     let from = last_event_id(&req)?.or(query.after).unwrap_or(0);
     let from = usize::try_from(from).unwrap_or(usize::MAX);
-    let (session_id, message_id) = ids(&path)?;
+    let (session_id, message_id) = message_ids(&path)?;
     let found = {
         let message_id = message_id.clone();
         state
@@ -157,7 +150,7 @@ pub async fn stop_reply(
     user: AuthUser,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let (session_id, message_id) = ids(&path)?;
+    let (session_id, message_id) = message_ids(&path)?;
     let stopped = state.chat.stop(user.id, session_id, message_id).await?;
     Ok(HttpResponse::Ok().json(Message::from(&stopped)))
 }
