@@ -207,8 +207,12 @@ impl Chat {
     /// not when the owner's daily quota is used up. Every reply (a send, a
     /// takeover, and whatever else produces one) is written by
     /// [`Self::write`], which asks this first, so no path reaches the
-    /// provider past the quota.
+    /// provider past the quota. Without a provider no token is spent and
+    /// no quota applies: nothing to read.
     async fn owner_and_quota(&self, session_id: &str) -> (Option<String>, bool) {
+        if !self.assistant.has_provider() {
+            return (None, false);
+        }
         let (session_id, quota) = (session_id.to_owned(), self.quota);
         let day = usage::day_of(now_ms());
         match self
