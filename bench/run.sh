@@ -20,6 +20,8 @@
 #   BENCH_KEEP=1           keep the work folder (logs, seed files)
 #   BENCH_PROFILE=debug    use a debug build (only to check the script: its
 #                          numbers mean nothing)
+#   BENCH_BIN=path         measure this server binary instead of the one built
+#                          (an older build, to compare two versions in one session)
 set -euo pipefail
 
 DURATION=${BENCH_DURATION:-10}
@@ -110,7 +112,7 @@ build() {
     [ "$profile" = release ] || flag=""
     log "building the $profile server and the benchmark's examples"
     cargo build $flag --quiet --bin richesreach-chat --example mock_upstream --example bench_client
-    BIN=$ROOT/target/$profile/richesreach-chat
+    BIN=${BENCH_BIN:-$ROOT/target/$profile/richesreach-chat}
     MOCK=$ROOT/target/$profile/examples/mock_upstream
     CLIENT=$ROOT/target/$profile/examples/bench_client
 }

@@ -8,9 +8,11 @@
 //! binary) counts on its own. Recording a request is a read-locked lookup of
 //! the label set followed by atomic adds; only the first request with a new
 //! label set takes a write lock. The one exception is the database pool's
-//! wait histogram ([`db_pool_wait`]): the database layer records it without a
-//! handle on a `Metrics`, so it is process-wide (a process has one pool) and
-//! every registry exposes the same series.
+//! wait histogram ([`db_pool_wait`]) and the SQLite writer's queue depth, batch
+//! sizes and waits ([`db_write_queued`], [`db_write_batch`], [`db_write_wait`]):
+//! the database layer records them without a handle on a `Metrics`, so they
+//! are process-wide (a process has one pool and one writer) and every
+//! registry exposes the same series.
 
 use std::sync::LazyLock;
 
@@ -101,6 +103,21 @@ const DB_POOL_WAIT: Family = Family {
     help: "Time to check out a database connection from the pool (per process).",
     labels: &[],
 };
+const DB_WRITE_WAIT: Family = Family {
+    name: "db_write_wait_seconds",
+    help: "Time a write waited in the single SQLite writer's queue before it ran (per process).",
+    labels: &[],
+};
+const DB_WRITE_QUEUE: Family = Family {
+    name: "db_write_queue_depth",
+    help: "Writes waiting for the single SQLite writer now (per process).",
+    labels: &[],
+};
+const DB_WRITE_BATCH: Family = Family {
+    name: "db_write_batch_size",
+    help: "Writes committed together in one transaction by the single SQLite writer (per process).",
+    labels: &[],
+};
 const REPLIES_GENERATING: Family = Family {
     name: "replies_generating",
     help: "Replies this process is generating now.",
@@ -126,6 +143,49 @@ static POOL_WAIT: LazyLock<Option<Histogram>> = LazyLock::new(|| {
 pub fn db_pool_wait(seconds: f64) {
     if let Some(histogram) = POOL_WAIT.as_ref() {
         histogram.observe(seconds);
+    }
+}
+
+/// Batch-size buckets: one write alone, up to the writer's largest batch.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+static WRITE_WAIT: LazyLock<Option<Histogram>> = LazyLock::new(|| {
+    Histogram::with_opts(
+        HistogramOpts::new(DB_WRITE_WAIT.name, DB_WRITE_WAIT.help)
+            .buckets(POOL_WAIT_BUCKETS.to_vec()),
+    )
+    .ok()
+});
+
+static WRITE_QUEUE: LazyLock<Option<IntGauge>> =
+    LazyLock::new(|| IntGauge::with_opts(opts(&DB_WRITE_QUEUE)).ok());
+
+static WRITE_BATCH: LazyLock<Option<Histogram>> = LazyLock::new(|| {
+    Histogram::with_opts(
+        HistogramOpts::new(DB_WRITE_BATCH.name, DB_WRITE_BATCH.help)
+            .buckets(BATCH_BUCKETS.to_vec()),
+    )
+    .ok()
+});
+
+/// Records how long a write waited for the SQLite writer.
+pub fn db_write_wait(seconds: f64) {
+    if let Some(histogram) = WRITE_WAIT.as_ref() {
+        histogram.observe(seconds);
+    }
+}
+
+/// Adds `change` to the writes waiting for the SQLite writer.
+pub fn db_write_queued(change: i64) {
+    if let Some(gauge) = WRITE_QUEUE.as_ref() {
+        gauge.add(change);
+    }
+}
+
+/// Records how many writes one transaction of the SQLite writer committed.
+pub fn db_write_batch(jobs: usize) {
+    if let Some(histogram) = WRITE_BATCH.as_ref() {
+        histogram.observe(jobs as f64);
     }
 }
 
@@ -231,6 +291,15 @@ impl Metrics {
         ];
         if let Some(pool_wait) = POOL_WAIT.as_ref() {
             collectors.push(Box::new(pool_wait.clone()));
+        }
+        if let Some(write_wait) = WRITE_WAIT.as_ref() {
+            collectors.push(Box::new(write_wait.clone()));
+        }
+        if let Some(write_queue) = WRITE_QUEUE.as_ref() {
+            collectors.push(Box::new(write_queue.clone()));
+        }
+        if let Some(write_batch) = WRITE_BATCH.as_ref() {
+            collectors.push(Box::new(write_batch.clone()));
         }
         for collector in collectors {
             registry.register(collector)?;
@@ -435,6 +504,34 @@ mod tests {
         assert!(count >= 1, "{text}");
         drop(second);
         assert!(metrics.render().lines().any(|l| l == "sse_streams_open 0"));
+    }
+
+    #[test]
+    fn the_writer_queue_batches_and_waits_are_exposed() {
+        let metrics = Metrics::new().unwrap();
+        db_write_batch(3);
+        db_write_wait(0.000_3);
+        let text = metrics.render();
+        for line in [
+            "# TYPE db_write_queue_depth gauge",
+            "# TYPE db_write_batch_size histogram",
+            "# TYPE db_write_wait_seconds histogram",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n---\n{text}");
+        }
+        // Process-wide: other tests may have recorded batches too, but a
+        // batch of 3 lies above the bucket of 2.
+        let [at_most_two, all] = [
+            "db_write_batch_size_bucket{le=\"2\"} ",
+            "db_write_batch_size_count ",
+        ]
+        .map(|prefix| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap()
+        });
+        assert!(all > at_most_two, "{text}");
     }
 
     #[test]

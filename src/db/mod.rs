@@ -3,6 +3,7 @@
 
 pub mod models;
 pub mod schema;
+mod writer;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +20,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::AppError;
 use crate::telemetry::spawn_blocking_with_tracing;
+use writer::Writer;
 
 /// The connection every service function works over: one code path for both
 /// backends. Queries use only what both understand; the few that cannot
@@ -181,14 +183,26 @@ struct ConnectionSettings {
     statement_timeout_ms: u128,
 }
 
+/// The settings of every SQLite connection, the writer's and the readers'.
+fn sqlite_settings(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;"
+    ))
+}
+
+/// Opens the SQLite writer's connection.
+fn open_writer(path: &str) -> Result<SqliteConnection, String> {
+    let mut conn = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
+    sqlite_settings(&mut conn).map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
 impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettings {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
         match conn {
-            DbConnection::Sqlite(conn) => conn.batch_execute(&format!(
-                "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
-                 PRAGMA synchronous = NORMAL;
-                 PRAGMA foreign_keys = ON;"
-            )),
+            DbConnection::Sqlite(conn) => sqlite_settings(conn),
             DbConnection::Pg(conn) => conn.batch_execute(&format!(
                 "SET statement_timeout = {}",
                 self.statement_timeout_ms
@@ -203,7 +217,10 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettin
 ///
 /// SQLite: `BEGIN IMMEDIATE` takes the write lock at once, so two of these
 /// never interleave (a plain `BEGIN` would fail with "database is locked"
-/// when two readers both try to write). PostgreSQL: an ordinary transaction
+/// when two readers both try to write). Inside a transaction already (work
+/// given to [`Database::write`] runs inside the writer's batch) it is a
+/// savepoint, undone alone when `work` fails; the writer is then the only
+/// writer, so nothing interleaves either. PostgreSQL: an ordinary transaction
 /// (READ COMMITTED), which does NOT serialise anything by itself: the work
 /// must decide with conditional statements (`UPDATE … WHERE <condition>` and
 /// its row count) or lock the rows it reads (`SELECT … FOR UPDATE`, in a
@@ -214,11 +231,19 @@ where
     E: From<diesel::result::Error>,
 {
     type Manager = <DbConnection as Connection>::TransactionManager;
-    match conn {
+    let outermost = match conn {
         DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+                .transaction_depth()?
+                .is_none()
+        }
+        DbConnection::Pg(_) => false,
+    };
+    match conn {
+        DbConnection::Sqlite(sqlite) if outermost => {
             AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
         }
-        DbConnection::Pg(_) => Manager::begin_transaction(conn)?,
+        _ => Manager::begin_transaction(conn)?,
     }
     match work(conn) {
         Ok(value) => {
@@ -315,12 +340,16 @@ fn with_connect_timeout(url: &str, timeout: Duration) -> String {
     )
 }
 
-/// A cheap-to-clone handle on the pool.
+/// A cheap-to-clone handle on the database: a pool of connections, and on
+/// SQLite the single writer (see [`writer`]).
 #[derive(Clone)]
 pub struct Database {
     pool: DbPool,
     backend: Backend,
     reachability: Arc<Reachability>,
+    /// SQLite's writer; `None` on PostgreSQL (whose connections write side
+    /// by side) and for an in-memory SQLite database (one connection's own).
+    writer: Option<Writer>,
 }
 
 impl Database {
@@ -342,6 +371,7 @@ impl Database {
         errors: Box<dyn HandleError<diesel::r2d2::Error>>,
     ) -> Result<Self, DbSetupError> {
         let backend = Backend::of(database_url);
+        let mut writer = None;
         let url = match backend {
             Backend::Postgres => with_connect_timeout(database_url, options.connect_timeout),
             Backend::Sqlite => {
@@ -352,6 +382,16 @@ impl Database {
                         source,
                     })?;
                     enable_wal(path)?;
+                    let open_error = |reason: String| DbSetupError::Open {
+                        path: path.to_owned(),
+                        reason,
+                    };
+                    let conn = open_writer(path).map_err(open_error)?;
+                    let reopen_path = path.to_owned();
+                    writer = Some(
+                        Writer::start(conn, move || open_writer(&reopen_path))
+                            .map_err(|e| open_error(e.to_string()))?,
+                    );
                 }
                 path.to_owned()
             }
@@ -373,6 +413,7 @@ impl Database {
             pool,
             backend,
             reachability,
+            writer,
         })
     }
 
@@ -432,6 +473,23 @@ impl Database {
         })
         .await
         .map_err(AppError::internal)?
+    }
+
+    /// Runs work that writes. On SQLite it goes to the single writer, which
+    /// runs it in a transaction shared with the writes queued beside it and
+    /// answers once that is committed; on PostgreSQL it runs on the pool as
+    /// [`Database::run`] does. Either way the work means the same: each
+    /// statement stands, and what must be atomic the work wraps in
+    /// [`write_transaction`] itself.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.write(work).await,
+            None => self.run(work).await,
+        }
     }
 
     /// `SELECT 1`, for readiness probes.

@@ -114,7 +114,7 @@ pub async fn delete_account(
     let (user_id, email) = (user.id.clone(), user.email.clone());
     state
         .db
-        .run(move |conn| account::delete(conn, &user_id, &email))
+        .write(move |conn| account::delete(conn, &user_id, &email))
         .await?;
     state.metrics.account_deleted();
     Ok(HttpResponse::NoContent().finish())

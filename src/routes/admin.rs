@@ -259,7 +259,7 @@ pub async fn admin_update_user(
     };
     let updated = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let user = users::update_flags(conn, &id, changes)?;
             users::with_activity(conn, user)
         })

@@ -174,7 +174,7 @@ pub async fn register(
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
     let user = state
         .db
-        .run(move |conn| users::create(conn, &email, &name, &hash, false))
+        .write(move |conn| users::create(conn, &email, &name, &hash, false))
         .await?;
     Ok(HttpResponse::Created().json(User::from(&user)))
 }
@@ -235,7 +235,7 @@ pub async fn sign_in(
     let user_id = user.id.clone();
     let refresh_token = state
         .db
-        .run(move |conn| tokens::issue(conn, &user_id, None, ttl))
+        .write(move |conn| tokens::issue(conn, &user_id, None, ttl))
         .await?;
     Ok(HttpResponse::Ok().json(TokenPair::new(&state, &user.id, refresh_token)?))
 }
@@ -249,7 +249,7 @@ async fn rehash(state: &AppState, user_id: &str, password: String) {
         Ok(hash) => {
             state
                 .db
-                .run(move |conn| users::set_password_hash(conn, &user_id, &hash))
+                .write(move |conn| users::set_password_hash(conn, &user_id, &hash))
                 .await
         }
         Err(e) => Err(e),
@@ -279,7 +279,7 @@ pub async fn refresh(
     let ttl = state.settings.refresh_token_ttl_secs;
     let (user, refresh_token) = state
         .db
-        .run(move |conn| tokens::rotate(conn, &body.refresh_token, ttl))
+        .write(move |conn| tokens::rotate(conn, &body.refresh_token, ttl))
         .await?;
     Ok(HttpResponse::Ok().json(TokenPair::new(&state, &user.id, refresh_token)?))
 }

@@ -222,7 +222,7 @@ async fn earlier(state: &AppState, key: Option<KeyedRequest>) -> Result<Option<O
     let Some(key) = key else { return Ok(None) };
     state
         .db
-        .run(move |conn| idempotency::find(conn, &key))
+        .write(move |conn| idempotency::find(conn, &key))
         .await
 }
 

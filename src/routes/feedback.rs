@@ -100,7 +100,7 @@ pub async fn put_feedback(
     let comment = comment.map(FeedbackComment::into_inner);
     let rated = state
         .db
-        .run(move |conn| feedback::put(conn, &user.id, &session_id, &message_id, rating, comment))
+        .write(move |conn| feedback::put(conn, &user.id, &session_id, &message_id, rating, comment))
         .await?;
     state.metrics.feedback(rating.as_str());
     Ok(HttpResponse::Ok().json(Message::from(&rated)))
@@ -128,7 +128,7 @@ pub async fn delete_feedback(
     let (session_id, message_id) = message_ids(&path)?;
     state
         .db
-        .run(move |conn| feedback::delete(conn, &user.id, &session_id, &message_id))
+        .write(move |conn| feedback::delete(conn, &user.id, &session_id, &message_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -454,7 +454,7 @@ async fn send(
     if let Some(key) = key.clone() {
         let earlier = state
             .db
-            .run(move |conn| idempotency::find(conn, &key))
+            .write(move |conn| idempotency::find(conn, &key))
             .await?;
         if let Some(earlier) = earlier {
             return replay(state, user.id, id, earlier, stream).await;
@@ -485,7 +485,7 @@ async fn send(
         (Err(AppError::IdempotencyConflict(_)), Some(key)) => {
             let earlier = state
                 .db
-                .run(move |conn| idempotency::find(conn, &key))
+                .write(move |conn| idempotency::find(conn, &key))
                 .await?
                 .ok_or_else(|| AppError::internal("an idempotency key vanished"))?;
             return replay(state, user.id, id, earlier, stream).await;

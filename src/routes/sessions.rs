@@ -120,7 +120,7 @@ pub async fn create_session(
     let record = key.clone();
     let created = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             sessions::create_keyed(conn, &user.id, title.as_deref(), record.as_ref(), |s| {
                 serde_json::to_string(&Session::from(s)).map_err(AppError::internal)
             })
@@ -144,7 +144,7 @@ async fn earlier_answer(
     let Some(key) = key else { return Ok(None) };
     let earlier = state
         .db
-        .run(move |conn| idempotency::find(conn, &key))
+        .write(move |conn| idempotency::find(conn, &key))
         .await?;
     Ok(earlier.map(|earlier| {
         let status = StatusCode::from_u16(u16::try_from(earlier.status_code).unwrap_or(500))
@@ -232,7 +232,7 @@ pub async fn rename_session(
         .into_inner();
     let session = state
         .db
-        .run(move |conn| sessions::rename(conn, &user.id, &id, &title))
+        .write(move |conn| sessions::rename(conn, &user.id, &id, &title))
         .await?;
     Ok(HttpResponse::Ok().json(Session::from(&session)))
 }
@@ -256,7 +256,7 @@ pub async fn delete_session(
     let id = resource_id(&id, "chat session")?;
     state
         .db
-        .run(move |conn| sessions::delete(conn, &user.id, &id))
+        .write(move |conn| sessions::delete(conn, &user.id, &id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -330,7 +330,7 @@ impl Chat {
         let (lease, limits) = (self.lease(), self.limits);
         let (stored, reply, context, needs_title) = self
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 let (stored, reply, session) = store(conn, &lease)?;
                 let history = messages::recent_history(
                     conn,
@@ -451,16 +451,16 @@ impl Chat {
                     let (id, owner, stopped_text) = (id.clone(), owner.clone(), text.clone());
                     let spent = owner_id.clone().zip(answer.usage);
                     self.db
-                        .run(move |conn| {
+                        .write(move |conn| {
                             if let Some((user_id, used)) = &spent {
                                 record_usage(conn, user_id, *used)?;
                             }
                             if replies::complete(conn, &id, &owner, &content, &answer, latency_ms)?
                             {
-                                return Ok(true);
+                                return replies::load(conn, &id);
                             }
                             replies::flush_stopped(conn, &id, &owner, &stopped_text)?;
-                            Ok(false)
+                            Ok(None)
                         })
                         .await
                 }
@@ -470,28 +470,30 @@ impl Chat {
                 generation.abort();
                 let (id, owner) = (id.clone(), owner.clone());
                 self.db
-                    .run(move |conn| replies::flush_stopped(conn, &id, &owner, &text))
+                    .write(move |conn| replies::flush_stopped(conn, &id, &owner, &text))
                     .await
-                    .map(|_| false)
+                    .map(|_| None)
             }
             Ended::HandedOver => {
                 generation.abort();
                 let (id, owner) = (id.clone(), owner.clone());
                 self.db
-                    .run(move |conn| replies::release(conn, &id, &owner, &text))
+                    .write(move |conn| replies::release(conn, &id, &owner, &text))
                     .await
-                    .map(|_| false)
+                    .map(|_| None)
             }
         };
         match outcome {
-            Ok(true) if needs_title => {
-                self.title(&reply.session_id, context.question(), owner_id, over_quota)
-                    .await;
+            Ok(Some(stored)) => {
+                if needs_title {
+                    self.title(&reply.session_id, context.question(), owner_id, over_quota)
+                        .await;
+                }
+                live.complete(stored);
             }
-            Ok(_) => {}
+            Ok(None) => {}
             Err(e) => tracing::warn!(error = ?e, reply = %id, "cannot finish the reply"),
         }
-        drop(live);
     }
 
     /// Saves the text and renews the lease; `false` when this process no
@@ -502,7 +504,7 @@ impl Chat {
         let until = now_ms() + self.writers.lease_ms;
         match self
             .db
-            .run(move |conn| replies::save(conn, &id, &owner, &text, until))
+            .write(move |conn| replies::save(conn, &id, &owner, &text, until))
             .await
         {
             Ok(owned) => owned,
@@ -529,7 +531,7 @@ impl Chat {
             let title = self.assistant.heuristic_title(question);
             if let Err(e) = self
                 .db
-                .run(move |conn| sessions::set_title_if_unset(conn, &session_id, &title))
+                .write(move |conn| sessions::set_title_if_unset(conn, &session_id, &title))
                 .await
             {
                 tracing::warn!(error = ?e, "cannot store the session title");
@@ -543,7 +545,7 @@ impl Chat {
                 let spent = owner_id.zip(title.usage);
                 if let Err(e) = chat
                     .db
-                    .run(move |conn| {
+                    .write(move |conn| {
                         if let Some((user_id, used)) = &spent {
                             record_usage(conn, user_id, *used)?;
                         }
@@ -577,14 +579,20 @@ impl Chat {
         loop {
             if let Some(mut live) = self.writers.live.subscribe(&id) {
                 loop {
-                    let (pieces, finished) = {
+                    let (pieces, finished, stored) = {
                         let text = live.borrow_and_update();
-                        (text.pieces_after(sent.position), text.finished)
+                        let stored = text.stored.as_deref().cloned();
+                        (text.pieces_after(sent.position), text.finished, stored)
                     };
                     for piece in pieces {
                         if !sent.delta(piece) {
                             return;
                         }
+                    }
+                    if let Some(stored) = stored {
+                        // The writer here completed it: no need to read it back.
+                        Self::finish_following(Ok(Some(stored)), from, &mut sent);
+                        return;
                     }
                     if finished {
                         break;
@@ -627,6 +635,16 @@ impl Chat {
             let id = id.clone();
             self.db.run(move |conn| replies::load(conn, &id)).await
         };
+        Self::finish_following(stored, from, &mut sent);
+    }
+
+    /// The end of following a reply from character `from`: the rest of the
+    /// stored text, then the stored reply (or why there is none).
+    fn finish_following(
+        stored: Result<Option<MessageWithSources>, AppError>,
+        from: usize,
+        sent: &mut Sent<'_>,
+    ) {
         let last = match stored {
             Ok(Some(reply)) => {
                 // The rest of the text, unless the final text does not continue
@@ -648,7 +666,7 @@ impl Chat {
             Ok(None) => Err(AppError::not_found("message")),
             Err(e) => Err(e),
         };
-        let _ = tx.send(ReplyEvent::Finished(Box::new(last)));
+        let _ = sent.tx.send(ReplyEvent::Finished(Box::new(last)));
     }
 
     /// Waits until the reply is finished (or stopped) and returns it.
@@ -675,7 +693,7 @@ impl Chat {
             let (user_id, session_id, message_id) =
                 (user_id.clone(), session_id.clone(), message_id.clone());
             self.db
-                .run(move |conn| replies::stop(conn, &user_id, &session_id, &message_id))
+                .write(move |conn| replies::stop(conn, &user_id, &session_id, &message_id))
                 .await?;
         }
         let started = Instant::now();
@@ -693,7 +711,7 @@ impl Chat {
         }
         let id = message_id.clone();
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
                 replies::clear_dead_lease(conn, &id, now_ms())?;
                 replies::find(
                     conn,
@@ -722,7 +740,7 @@ impl Chat {
             }
             if last_key_sweep.is_none_or(|t| t.elapsed() >= KEY_SWEEP_EVERY) {
                 last_key_sweep = Some(Instant::now());
-                match self.db.run(idempotency::sweep).await {
+                match self.db.write(idempotency::sweep).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(keys = n, "forgot expired idempotency keys"),
                     Err(e) => tracing::warn!(error = ?e, "cannot sweep idempotency keys"),
@@ -739,7 +757,7 @@ impl Chat {
         );
         let jobs = self
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 let now = now_ms();
                 let claimed = replies::claim_expired(conn, &owner, now, now + lease_ms, 32)?;
                 let mut jobs = Vec::with_capacity(claimed.len());
@@ -792,7 +810,7 @@ impl Chat {
         let owner = self.writers.owner.clone();
         if let Err(e) = self
             .db
-            .run(move |conn| replies::release_all(conn, &owner))
+            .write(move |conn| replies::release_all(conn, &owner))
             .await
         {
             tracing::warn!(error = ?e, "cannot hand over the remaining replies");

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
+use super::messages::MessageWithSources;
+
 /// The text a writer has produced so far, piece by piece.
 #[derive(Debug, Default)]
 pub struct LiveText {
@@ -18,6 +20,10 @@ pub struct LiveText {
     chars: usize,
     /// The writer is done with the reply (its final state is stored).
     pub finished: bool,
+    /// The reply as the writer stored it when it completed it (`None` when
+    /// it was stopped, handed over or lost): followers here answer with it
+    /// instead of reading it back.
+    pub stored: Option<Arc<MessageWithSources>>,
 }
 
 impl LiveText {
@@ -92,6 +98,14 @@ pub struct LiveWriter {
 impl LiveWriter {
     pub fn push(&self, piece: &str) {
         self.sender.send_modify(|t| t.push(piece));
+    }
+
+    /// Ends the text with the reply as stored, complete.
+    pub fn complete(self, stored: MessageWithSources) {
+        self.sender.send_modify(|t| {
+            t.stored = Some(Arc::new(stored));
+            t.finished = true;
+        });
     }
 }
 

@@ -124,7 +124,7 @@ impl RateLimiter {
         let window = Window::now();
         let allowed = self
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 write_transaction(conn, |conn| {
                     if bump(conn, &ip_key, window)? > limit {
                         return Ok::<_, AppError>(false);
@@ -157,7 +157,7 @@ impl RateLimiter {
         let keys = [email_key(email), email_address_key(email, ip)];
         let window = Window::now();
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
                 write_transaction(conn, |conn| {
                     for key in &keys {
                         bump(conn, key, window)?;
@@ -190,7 +190,7 @@ impl RateLimiter {
         let window = Window::now();
         let counted = self
             .db
-            .run(move |conn| write_transaction(conn, |conn| bump(conn, &key, window)))
+            .write(move |conn| write_transaction(conn, |conn| bump(conn, &key, window)))
             .await?;
         if counted > i64::from(limit) {
             return Err(window.limited());

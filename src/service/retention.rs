@@ -109,7 +109,7 @@ impl Retention {
     async fn sweep(&self, db: &Database, owner: &str, lease_ms: i64) -> Result<u64, AppError> {
         let owner = owner.to_owned();
         let held = db
-            .run(move |conn| {
+            .write(move |conn| {
                 let now = now_ms();
                 take_lease(conn, LEASE, &owner, now, now.saturating_add(lease_ms))
             })
@@ -121,7 +121,7 @@ impl Retention {
         let cutoff = now_ms().saturating_sub(days.saturating_mul(DAY_MS));
         let mut total = 0u64;
         loop {
-            let deleted = db.run(move |conn| delete_batch(conn, cutoff)).await?;
+            let deleted = db.write(move |conn| delete_batch(conn, cutoff)).await?;
             total += deleted as u64;
             if i64::try_from(deleted).unwrap_or(i64::MAX) < BATCH {
                 return Ok(total);

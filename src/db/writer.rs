@@ -1,0 +1,252 @@
+//! SQLite's single writer: one connection, on a thread of its own, takes
+//! write work from a queue and commits everything that queued up while it
+//! was busy in one transaction (group commit).
+//!
+//! SQLite lets one connection write at a time. With writers spread over a
+//! pool they take turns on the file lock, and a loser sleeps in SQLite's
+//! busy handler (1, 2, 5 … 100 ms) however soon the lock is free again:
+//! that sleep was the long tail of every send. Here nothing waits on the
+//! lock: work waits in the queue and starts the moment the writer is free,
+//! and N exchanges cost one commit instead of N. The writer's page cache
+//! also stays valid between transactions, since no other connection writes.
+//!
+//! A job means what the same work means on its own connection: each
+//! statement stands, and a transaction the work opens itself
+//! ([`super::write_transaction`], here a savepoint) is undone alone when it
+//! fails. So work that stores something and then answers with an error (a
+//! refresh token replayed: its family revoked, 401) keeps what it stored, on
+//! both backends. A savepoint around each job tells whether the batch's
+//! transaction survived it (one that SQLite rolled back on an I/O error has
+//! no savepoint left to release). A job's result is delivered only after the
+//! commit: an answer never tells of a write that is not durable. When the
+//! commit itself fails, every job of the batch is told so (503) and nothing
+//! of it is kept.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::{Connection, SqliteConnection};
+use tokio::sync::oneshot;
+
+use super::DbConnection;
+use crate::error::AppError;
+
+/// At most this many jobs share one transaction, so that a long queue still
+/// commits (and answers) in steps.
+const MAX_BATCH: usize = 256;
+
+type Manager = <DbConnection as Connection>::TransactionManager;
+
+/// A piece of write work with the caller waiting for its result.
+trait Job: Send {
+    /// Runs the work; what it returns delivers the result once the
+    /// transaction's fate is known: given `None` after the commit, the
+    /// reason when the batch was rolled back.
+    fn run(self: Box<Self>, conn: &mut DbConnection) -> Deliver;
+    /// Tells the caller the work could not run.
+    fn fail(self: Box<Self>, reason: &str);
+}
+
+type Deliver = Box<dyn FnOnce(Option<&str>) + Send>;
+
+struct Work<F, T> {
+    work: F,
+    reply: oneshot::Sender<Result<T, AppError>>,
+    span: tracing::Span,
+    queued_at: Instant,
+}
+
+impl<F, T> Job for Work<F, T>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &mut DbConnection) -> Deliver {
+        let Work {
+            work,
+            reply,
+            span,
+            queued_at,
+        } = *self;
+        crate::metrics::db_write_wait(queued_at.elapsed().as_secs_f64());
+        let result = span.in_scope(|| work(conn));
+        Box::new(move |rolled_back| {
+            let result = match rolled_back {
+                None => result,
+                Some(reason) => Err(AppError::unavailable(reason.to_owned())),
+            };
+            // The caller may have gone (its request was cancelled).
+            let _ = reply.send(result);
+        })
+    }
+
+    fn fail(self: Box<Self>, reason: &str) {
+        let _ = self
+            .reply
+            .send(Err(AppError::unavailable(reason.to_owned())));
+    }
+}
+
+/// The handle on the writer thread; cheap to clone. The thread ends when
+/// the last handle is dropped.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+impl Writer {
+    /// Starts the writer thread over `conn`; `reopen` opens a new connection
+    /// should this one break.
+    pub fn start(
+        conn: SqliteConnection,
+        reopen: impl Fn() -> Result<SqliteConnection, String> + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || serve(DbConnection::Sqlite(conn), &queue, &reopen))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `work` on the writer connection, in the batch's transaction, and
+    /// returns its result once that is committed.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, result) = oneshot::channel();
+        let job = Box::new(Work {
+            work,
+            reply,
+            span: tracing::Span::current(),
+            queued_at: Instant::now(),
+        });
+        crate::metrics::db_write_queued(1);
+        if self.jobs.send(job).is_err() {
+            crate::metrics::db_write_queued(-1);
+            return Err(AppError::internal("the database writer has stopped"));
+        }
+        result
+            .await
+            .map_err(|_| AppError::internal("a database write failed unexpectedly"))?
+    }
+}
+
+/// The writer thread: takes whatever is queued (at least one job, at most
+/// [`MAX_BATCH`]) and commits it as one transaction, until every handle is gone.
+fn serve(
+    mut conn: DbConnection,
+    queue: &mpsc::Receiver<Box<dyn Job>>,
+    reopen: &dyn Fn() -> Result<SqliteConnection, String>,
+) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        crate::metrics::db_write_queued(-i64::try_from(batch.len()).unwrap_or(i64::MAX));
+        crate::metrics::db_write_batch(batch.len());
+        if !commit_batch(&mut conn, batch) {
+            reset(&mut conn, reopen);
+        }
+    }
+}
+
+/// Runs and commits one batch; `false` when the connection was left in a
+/// state to reset (the batch is then rolled back and its callers told).
+fn commit_batch(conn: &mut DbConnection, batch: Vec<Box<dyn Job>>) -> bool {
+    if let Err(e) = begin_immediate(conn) {
+        let reason = format!("the database cannot take writes now: {e}");
+        tracing::error!(error = %e, "cannot begin a write transaction");
+        for job in batch {
+            job.fail(&reason);
+        }
+        return false;
+    }
+    let mut ran = Vec::with_capacity(batch.len());
+    let mut broken: Option<String> = None;
+    for job in batch {
+        if let Some(reason) = &broken {
+            job.fail(reason);
+            continue;
+        }
+        if let Err(e) = Manager::begin_transaction(conn) {
+            broken = Some(format!("cannot open a savepoint: {e}"));
+            job.fail(broken.as_deref().unwrap_or_default());
+            continue;
+        }
+        match catch_unwind(AssertUnwindSafe(|| job.run(conn))) {
+            Ok(deliver) => {
+                if let Err(e) = Manager::commit_transaction(conn) {
+                    broken = Some(format!("the transaction did not survive a write: {e}"));
+                }
+                ran.push(deliver);
+            }
+            // The job's caller is told by its dropped reply; the nesting a
+            // panic left behind is unknown, so the whole batch goes.
+            Err(_) => broken = Some("a database write panicked".to_owned()),
+        }
+    }
+    let outcome = match broken {
+        None => Manager::commit_transaction(conn).map_err(|e| format!("cannot commit: {e}")),
+        Some(reason) => Err(reason),
+    };
+    match outcome {
+        Ok(()) => {
+            for deliver in ran {
+                deliver(None);
+            }
+            true
+        }
+        Err(reason) => {
+            tracing::error!(%reason, jobs = ran.len(), "a write batch was rolled back");
+            let reason = format!("the write was not stored ({reason})");
+            for deliver in ran {
+                deliver(Some(&reason));
+            }
+            false
+        }
+    }
+}
+
+fn begin_immediate(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
+        }
+        DbConnection::Pg(_) => Manager::begin_transaction(conn),
+    }
+}
+
+/// Rolls back whatever is open; a connection that cannot is replaced.
+fn reset(conn: &mut DbConnection, reopen: &dyn Fn() -> Result<SqliteConnection, String>) {
+    for _ in 0..64 {
+        let depth = match conn {
+            DbConnection::Sqlite(sqlite) => {
+                AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth()
+            }
+            DbConnection::Pg(_) => Ok(None),
+        };
+        match depth {
+            Ok(None) => return,
+            Ok(Some(_)) if Manager::rollback_transaction(conn).is_ok() => {}
+            _ => break,
+        }
+    }
+    match reopen() {
+        Ok(fresh) => *conn = DbConnection::Sqlite(fresh),
+        Err(e) => tracing::error!(error = %e, "cannot reopen the writer connection"),
+    }
+}
