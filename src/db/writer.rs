@@ -23,7 +23,8 @@
 //! of it is kept.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -94,6 +95,11 @@ where
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Box<dyn Job>>,
+    /// Jobs sent and transactions committed so far, for the tests.
+    #[cfg(test)]
+    sent: Arc<AtomicU64>,
+    #[cfg(test)]
+    commits: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -110,10 +116,30 @@ impl Writer {
         reopen: impl Fn() -> Result<SqliteConnection, String> + Send + 'static,
     ) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&commits);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || serve(DbConnection::Sqlite(conn), &queue, &reopen))?;
-        Ok(Self { jobs })
+            .spawn(move || serve(DbConnection::Sqlite(conn), &queue, &reopen, &counted))?;
+        #[cfg(not(test))]
+        drop(commits);
+        Ok(Self {
+            jobs,
+            #[cfg(test)]
+            sent: Arc::new(AtomicU64::new(0)),
+            #[cfg(test)]
+            commits,
+        })
+    }
+
+    #[cfg(test)]
+    fn jobs_sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    #[cfg(test)]
+    fn commits(&self) -> u64 {
+        self.commits.load(Ordering::SeqCst)
     }
 
     /// Runs `work` on the writer connection, in the batch's transaction, and
@@ -135,6 +161,8 @@ impl Writer {
             crate::metrics::db_write_queued(-1);
             return Err(AppError::internal("the database writer has stopped"));
         }
+        #[cfg(test)]
+        self.sent.fetch_add(1, Ordering::SeqCst);
         result
             .await
             .map_err(|_| AppError::internal("a database write failed unexpectedly"))?
@@ -147,6 +175,7 @@ fn serve(
     mut conn: DbConnection,
     queue: &mpsc::Receiver<Box<dyn Job>>,
     reopen: &dyn Fn() -> Result<SqliteConnection, String>,
+    commits: &AtomicU64,
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -158,7 +187,9 @@ fn serve(
         }
         crate::metrics::db_write_queued(-i64::try_from(batch.len()).unwrap_or(i64::MAX));
         crate::metrics::db_write_batch(batch.len());
-        if !commit_batch(&mut conn, batch) {
+        if commit_batch(&mut conn, batch) {
+            commits.fetch_add(1, Ordering::SeqCst);
+        } else {
             reset(&mut conn, reopen);
         }
     }
@@ -248,5 +279,209 @@ fn reset(conn: &mut DbConnection, reopen: &dyn Fn() -> Result<SqliteConnection, 
     match reopen() {
         Ok(fresh) => *conn = DbConnection::Sqlite(fresh),
         Err(e) => tracing::error!(error = %e, "cannot reopen the writer connection"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc as std_mpsc;
+    use std::time::Duration;
+
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+
+    use crate::db::{write_transaction, Database};
+    use crate::error::AppError;
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    fn database() -> (tempfile::TempDir, Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::connect(&dir.path().join("w.db").display().to_string(), 2).unwrap();
+        db.get()
+            .unwrap()
+            .batch_execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+            .unwrap();
+        (dir, db)
+    }
+
+    fn insert(conn: &mut super::DbConnection, n: i64) -> Result<(), AppError> {
+        diesel::sql_query(format!("INSERT INTO t (n) VALUES ({n})")).execute(conn)?;
+        Ok(())
+    }
+
+    /// The rows a pool connection (not the writer) sees.
+    fn committed(db: &Database) -> Vec<i64> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        diesel::sql_query("SELECT n FROM t ORDER BY n")
+            .load::<Row>(&mut *db.get().unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|r| r.n)
+            .collect()
+    }
+
+    /// Occupies the writer until the returned sender is dropped or sent to,
+    /// once it has started (so that what is sent meanwhile queues up).
+    async fn occupy(db: &Database) -> (tokio::task::JoinHandle<()>, std_mpsc::Sender<()>) {
+        let (started_tx, started) = std_mpsc::channel();
+        let (release, released) = std_mpsc::channel::<()>();
+        let blocker = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write(move |conn| {
+                    started_tx.send(()).unwrap();
+                    let _ = released.recv_timeout(Duration::from_secs(10));
+                    insert(conn, 0)
+                })
+                .await
+                .unwrap();
+            })
+        };
+        tokio::task::spawn_blocking(move || started.recv().unwrap())
+            .await
+            .unwrap();
+        (blocker, release)
+    }
+
+    fn commits(db: &Database) -> u64 {
+        db.writer.as_ref().unwrap().commits()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_queued_together_commit_together_and_answer_after_the_commit() {
+        let (_dir, db) = database();
+        let before = commits(&db);
+        let (blocker, release) = occupy(&db).await;
+        let writers: Vec<_> = (1..=50)
+            .map(|n| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write(move |conn| insert(conn, n)).await.unwrap();
+                    // Answered only once committed: another connection sees it.
+                    let seen = db
+                        .run(move |conn| {
+                            let query = format!("SELECT COUNT(*) AS n FROM t WHERE n = {n}");
+                            Ok(diesel::sql_query(query).get_result::<Count>(conn)?.n)
+                        })
+                        .await
+                        .unwrap();
+                    assert_eq!(seen, 1, "row {n} answered before it was committed");
+                })
+            })
+            .collect();
+        // Every write is queued behind the blocker before it lets go.
+        while db.writer.as_ref().unwrap().jobs_sent() < 51 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        assert_eq!(committed(&db), (0..=50).collect::<Vec<_>>());
+        assert_eq!(
+            commits(&db) - before,
+            2,
+            "the blocker's transaction, then one for the 50"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_a_batch_a_failed_transaction_is_undone_alone_and_plain_writes_stand() {
+        let (_dir, db) = database();
+        let (blocker, release) = occupy(&db).await;
+        let rolled_back = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write(|conn| {
+                    write_transaction(conn, |conn| {
+                        insert(conn, 1)?;
+                        Err::<(), _>(AppError::Conflict("undo".into()))
+                    })
+                })
+                .await
+            }
+        });
+        let stored_then_refused = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write(|conn| {
+                    insert(conn, 2)?;
+                    Err::<(), _>(AppError::Unauthorized("refused".into()))
+                })
+                .await
+            }
+        });
+        let fine = tokio::spawn({
+            let db = db.clone();
+            async move { db.write(|conn| insert(conn, 3)).await }
+        });
+        while db.writer.as_ref().unwrap().jobs_sent() < 4 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        assert!(matches!(
+            rolled_back.await.unwrap(),
+            Err(AppError::Conflict(_))
+        ));
+        assert!(matches!(
+            stored_then_refused.await.unwrap(),
+            Err(AppError::Unauthorized(_))
+        ));
+        fine.await.unwrap().unwrap();
+        // As on a connection of its own (and on PostgreSQL): the failed
+        // transaction is gone, the write before the refusal stands.
+        assert_eq!(committed(&db), vec![0, 2, 3]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_panics_fails_its_batch_and_the_writer_goes_on() {
+        let (_dir, db) = database();
+        let (blocker, release) = occupy(&db).await;
+        let neighbour = tokio::spawn({
+            let db = db.clone();
+            async move { db.write(|conn| insert(conn, 1)).await }
+        });
+        let panicking = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write(|conn| -> Result<(), AppError> {
+                    insert(conn, 2)?;
+                    panic!("a bug in a write")
+                })
+                .await
+            }
+        });
+        while db.writer.as_ref().unwrap().jobs_sent() < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        assert!(matches!(
+            neighbour.await.unwrap(),
+            Err(AppError::Unavailable(_))
+        ));
+        assert!(matches!(
+            panicking.await.unwrap(),
+            Err(AppError::Internal(_))
+        ));
+        assert_eq!(
+            committed(&db),
+            vec![0],
+            "nothing of the failed batch is kept"
+        );
+        db.write(|conn| insert(conn, 4)).await.unwrap();
+        assert_eq!(committed(&db), vec![0, 4]);
     }
 }
