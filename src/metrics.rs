@@ -131,13 +131,14 @@ const SSE_STREAMS_OPEN: Family = Family {
 
 /// Process-wide: see the module comment. `None` only if the options above
 /// were invalid, which the unit tests rule out.
-static POOL_WAIT: LazyLock<Option<Histogram>> = LazyLock::new(|| {
-    Histogram::with_opts(
-        HistogramOpts::new(DB_POOL_WAIT.name, DB_POOL_WAIT.help)
-            .buckets(POOL_WAIT_BUCKETS.to_vec()),
-    )
-    .ok()
-});
+static POOL_WAIT: LazyLock<Option<Histogram>> =
+    LazyLock::new(|| histogram(&DB_POOL_WAIT, POOL_WAIT_BUCKETS));
+
+/// A process-wide histogram of `family`.
+fn histogram(family: &Family, buckets: &[f64]) -> Option<Histogram> {
+    Histogram::with_opts(HistogramOpts::new(family.name, family.help).buckets(buckets.to_vec()))
+        .ok()
+}
 
 /// Records how long checking out a database connection took.
 pub fn db_pool_wait(seconds: f64) {
@@ -149,24 +150,14 @@ pub fn db_pool_wait(seconds: f64) {
 /// Batch-size buckets: one write alone, up to the writer's largest batch.
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
-static WRITE_WAIT: LazyLock<Option<Histogram>> = LazyLock::new(|| {
-    Histogram::with_opts(
-        HistogramOpts::new(DB_WRITE_WAIT.name, DB_WRITE_WAIT.help)
-            .buckets(POOL_WAIT_BUCKETS.to_vec()),
-    )
-    .ok()
-});
+static WRITE_WAIT: LazyLock<Option<Histogram>> =
+    LazyLock::new(|| histogram(&DB_WRITE_WAIT, POOL_WAIT_BUCKETS));
 
 static WRITE_QUEUE: LazyLock<Option<IntGauge>> =
     LazyLock::new(|| IntGauge::with_opts(opts(&DB_WRITE_QUEUE)).ok());
 
-static WRITE_BATCH: LazyLock<Option<Histogram>> = LazyLock::new(|| {
-    Histogram::with_opts(
-        HistogramOpts::new(DB_WRITE_BATCH.name, DB_WRITE_BATCH.help)
-            .buckets(BATCH_BUCKETS.to_vec()),
-    )
-    .ok()
-});
+static WRITE_BATCH: LazyLock<Option<Histogram>> =
+    LazyLock::new(|| histogram(&DB_WRITE_BATCH, BATCH_BUCKETS));
 
 /// Records how long a write waited for the SQLite writer.
 pub fn db_write_wait(seconds: f64) {

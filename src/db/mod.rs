@@ -177,10 +177,15 @@ impl Reachability {
 /// before the pool opens: switching it from every new connection at once
 /// made them race for the lock on a fresh file.
 ///
+/// SQLite with its single writer: the pool's connections only read
+/// (`query_only`), so a write sent to [`Database::run`] by mistake fails at
+/// once instead of waiting for the writer's lock.
+///
 /// PostgreSQL: a `statement_timeout`, so a stuck query frees its connection.
 #[derive(Debug)]
 struct ConnectionSettings {
     statement_timeout_ms: u128,
+    read_only: bool,
 }
 
 /// The settings of every SQLite connection, the writer's and the readers'.
@@ -202,6 +207,9 @@ fn open_writer(path: &str) -> Result<SqliteConnection, String> {
 impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettings {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
         match conn {
+            DbConnection::Sqlite(conn) if self.read_only => {
+                sqlite_settings(conn).and_then(|()| conn.batch_execute("PRAGMA query_only = ON;"))
+            }
             DbConnection::Sqlite(conn) => sqlite_settings(conn),
             DbConnection::Pg(conn) => conn.batch_execute(&format!(
                 "SET statement_timeout = {}",
@@ -350,6 +358,35 @@ pub struct Database {
     /// SQLite's writer; `None` on PostgreSQL (whose connections write side
     /// by side) and for an in-memory SQLite database (one connection's own).
     writer: Option<Writer>,
+    /// The SQLite file beside a writer, for [`Database::get`].
+    sqlite_file: Option<String>,
+}
+
+/// A connection for blocking work: from the pool, or (SQLite, whose pool
+/// only reads) one of its own.
+pub enum Conn {
+    Pooled(PooledConn),
+    Own(Box<DbConnection>),
+}
+
+impl std::ops::Deref for Conn {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        match self {
+            Self::Pooled(conn) => conn,
+            Self::Own(conn) => conn,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        match self {
+            Self::Pooled(conn) => conn,
+            Self::Own(conn) => conn,
+        }
+    }
 }
 
 impl Database {
@@ -397,11 +434,13 @@ impl Database {
             }
         };
         let reachability = Arc::new(Reachability::default());
+        let sqlite_file = writer.as_ref().map(|_| url.clone());
         let pool = Pool::builder()
             .max_size(options.max_connections)
             .connection_timeout(options.connect_timeout)
             .connection_customizer(Box::new(ConnectionSettings {
                 statement_timeout_ms: options.statement_timeout.as_millis(),
+                read_only: writer.is_some(),
             }))
             .error_handler(errors)
             .build(Manager {
@@ -410,6 +449,7 @@ impl Database {
                 reachability: Arc::clone(&reachability),
             })?;
         Ok(Self {
+            sqlite_file,
             pool,
             backend,
             reachability,
@@ -427,7 +467,7 @@ impl Database {
     /// nothing left to do).
     pub fn migrate(&self) -> Result<usize, DbSetupError> {
         let failed = |e: &dyn std::fmt::Display| DbSetupError::Migrations(e.to_string());
-        let mut conn = self.pool.get().map_err(|e| failed(&e))?;
+        let mut conn = self.get().map_err(|e| failed(&e))?;
         match &mut *conn {
             DbConnection::Sqlite(sqlite) => sqlite
                 .run_pending_migrations(SQLITE_MIGRATIONS)
@@ -450,10 +490,18 @@ impl Database {
         }
     }
 
-    /// Checks out a connection on the current thread (for CLI commands and
-    /// code already running on a blocking thread).
-    pub fn get(&self) -> Result<PooledConn, AppError> {
-        checkout(&self.pool, &self.reachability)
+    /// A connection that may write, on the current thread, for command-line
+    /// tools, start-up and migrations: from the pool, or on SQLite (whose
+    /// pool only reads) a connection of its own, which takes SQLite's lock
+    /// like any other process would. The service's own writes go through
+    /// [`Database::write`].
+    pub fn get(&self) -> Result<Conn, AppError> {
+        match &self.sqlite_file {
+            Some(path) => open_writer(path)
+                .map(|conn| Conn::Own(Box::new(DbConnection::Sqlite(conn))))
+                .map_err(AppError::unavailable),
+            None => checkout(&self.pool, &self.reachability).map(Conn::Pooled),
+        }
     }
 
     /// Runs blocking database work on the blocking thread pool, never on an

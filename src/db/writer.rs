@@ -357,6 +357,22 @@ mod tests {
         db.writer.as_ref().unwrap().commits()
     }
 
+    /// Sends `work` to the writer from a task of its own.
+    fn spawn_write<T: Send + 'static>(
+        db: &Database,
+        work: impl FnOnce(&mut super::DbConnection) -> Result<T, AppError> + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<T, AppError>> {
+        let db = db.clone();
+        tokio::spawn(async move { db.write(work).await })
+    }
+
+    /// Waits until `n` jobs were sent to the writer.
+    async fn sent(db: &Database, n: u64) {
+        while db.writer.as_ref().unwrap().jobs_sent() < n {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_queued_together_commit_together_and_answer_after_the_commit() {
         let (_dir, db) = database();
@@ -380,9 +396,7 @@ mod tests {
             })
             .collect();
         // Every write is queued behind the blocker before it lets go.
-        while db.writer.as_ref().unwrap().jobs_sent() < 51 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        sent(&db, 51).await;
         release.send(()).unwrap();
         blocker.await.unwrap();
         for writer in writers {
@@ -400,35 +414,18 @@ mod tests {
     async fn in_a_batch_a_failed_transaction_is_undone_alone_and_plain_writes_stand() {
         let (_dir, db) = database();
         let (blocker, release) = occupy(&db).await;
-        let rolled_back = tokio::spawn({
-            let db = db.clone();
-            async move {
-                db.write(|conn| {
-                    write_transaction(conn, |conn| {
-                        insert(conn, 1)?;
-                        Err::<(), _>(AppError::Conflict("undo".into()))
-                    })
-                })
-                .await
-            }
+        let rolled_back = spawn_write(&db, |conn| {
+            write_transaction(conn, |conn| {
+                insert(conn, 1)?;
+                Err::<(), _>(AppError::Conflict("undo".into()))
+            })
         });
-        let stored_then_refused = tokio::spawn({
-            let db = db.clone();
-            async move {
-                db.write(|conn| {
-                    insert(conn, 2)?;
-                    Err::<(), _>(AppError::Unauthorized("refused".into()))
-                })
-                .await
-            }
+        let stored_then_refused = spawn_write(&db, |conn| {
+            insert(conn, 2)?;
+            Err::<(), _>(AppError::Unauthorized("refused".into()))
         });
-        let fine = tokio::spawn({
-            let db = db.clone();
-            async move { db.write(|conn| insert(conn, 3)).await }
-        });
-        while db.writer.as_ref().unwrap().jobs_sent() < 4 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let fine = spawn_write(&db, |conn| insert(conn, 3));
+        sent(&db, 4).await;
         release.send(()).unwrap();
         blocker.await.unwrap();
         assert!(matches!(
@@ -449,23 +446,12 @@ mod tests {
     async fn a_write_that_panics_fails_its_batch_and_the_writer_goes_on() {
         let (_dir, db) = database();
         let (blocker, release) = occupy(&db).await;
-        let neighbour = tokio::spawn({
-            let db = db.clone();
-            async move { db.write(|conn| insert(conn, 1)).await }
+        let neighbour = spawn_write(&db, |conn| insert(conn, 1));
+        let panicking = spawn_write(&db, |conn| -> Result<(), AppError> {
+            insert(conn, 2)?;
+            panic!("a bug in a write")
         });
-        let panicking = tokio::spawn({
-            let db = db.clone();
-            async move {
-                db.write(|conn| -> Result<(), AppError> {
-                    insert(conn, 2)?;
-                    panic!("a bug in a write")
-                })
-                .await
-            }
-        });
-        while db.writer.as_ref().unwrap().jobs_sent() < 3 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        sent(&db, 3).await;
         release.send(()).unwrap();
         blocker.await.unwrap();
         assert!(matches!(
@@ -483,5 +469,16 @@ mod tests {
         );
         db.write(|conn| insert(conn, 4)).await.unwrap();
         assert_eq!(committed(&db), vec![0, 4]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite_only_the_writer_and_blocking_tools_write() {
+        let (_dir, db) = database();
+        let misrouted = db.run(|conn| insert(conn, 1)).await;
+        let error = format!("{:?}", misrouted.unwrap_err());
+        assert!(error.contains("readonly"), "{error}");
+        db.write(|conn| insert(conn, 2)).await.unwrap();
+        insert(&mut db.get().unwrap(), 3).unwrap();
+        assert_eq!(committed(&db), vec![2, 3]);
     }
 }

@@ -906,7 +906,7 @@ async fn the_conversation_of_a_long_session_is_read_through_its_index_sqlite_que
     // 10,000 messages, 9,000 of them replaced.
     let session_id = id.clone();
     app.db()
-        .run(move |conn| {
+        .write(move |conn| {
             let rows: Vec<models::Message> = (0..10_000i64)
                 .map(|n| models::Message {
                     id: uuid::Uuid::now_v7().to_string(),
@@ -1030,7 +1030,7 @@ async fn a_reply_of_an_edit_whose_writer_died_is_taken_over_with_the_edited_cont
     // As a process that died while writing it would have left it.
     let reply = edited.assistant_message.id.clone();
     app.db()
-        .run(move |conn| {
+        .write(move |conn| {
             diesel::update(chat_messages::table.find(reply))
                 .set((
                     chat_messages::status.eq(MessageStatus::Generating),

@@ -318,7 +318,7 @@ impl TestApp {
             UserName::parse("Admin").expect("name"),
         );
         let user = db
-            .run(move |conn| users::create(conn, &em, &name, &hash, true))
+            .write(move |conn| users::create(conn, &em, &name, &hash, true))
             .await
             .expect("admin created");
         self.sign_in(&user.id, &email).await
@@ -466,7 +466,7 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
 pub async fn db_execute(app: &TestApp, sql: String) -> usize {
     use diesel::RunQueryDsl;
     app.db()
-        .run(move |conn| Ok(diesel::sql_query(sql).execute(conn)?))
+        .write(move |conn| Ok(diesel::sql_query(sql).execute(conn)?))
         .await
         .expect("the statement runs")
 }

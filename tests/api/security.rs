@@ -378,7 +378,7 @@ mod sign_in_limits {
     async fn old_windows_are_swept() {
         let app = spawn_app_with(LIMIT_3).await;
         app.db()
-            .run(|conn| {
+            .write(|conn| {
                 use diesel::RunQueryDsl;
                 diesel::sql_query(
                     "INSERT INTO rate_limits (key, window_start, count) VALUES ('old', 0, 5)",
@@ -454,7 +454,7 @@ mod registration {
             .unwrap();
         let user = app
             .db()
-            .run(move |conn| {
+            .write(move |conn| {
                 richesreach_chat::service::users::create(
                     conn,
                     &richesreach_chat::domain::Email::parse("ann@example.com").unwrap(),
