@@ -73,13 +73,33 @@ print(json.load(urllib.request.urlopen(req, timeout=10))["access_token"])
 PY
 )"
 
+fuzz() {
+  "$VENV/bin/st" run "$BASE_URL/openapi.json" \
+    --header "Authorization: Bearer $TOKEN" \
+    --checks all --exclude-checks positive_data_acceptance,ensure_resource_availability \
+    --max-examples "$EXAMPLES" --seed "$SEED" --workers 2 --no-color 2>&1 | tee "$TMP/st.out"
+  return "${PIPESTATUS[0]}"
+}
+
+# Whether a failed run failed only because the tool itself crashed: no check
+# failed, and the one error is hypothesis's own "AST constructor recursion
+# depth mismatch" (seen once in CI, raised inside hypothesis's lambda
+# introspection; the same seed passed on the next run).
+tool_crashed_only() {
+  ! grep -q "= FAILURES =" "$TMP/st.out" &&
+    grep -q "AST constructor recursion depth mismatch" "$TMP/st.out" &&
+    grep -q "Runtime Error: 1$" "$TMP/st.out"
+}
+
 log "fuzzing $BASE_URL ($EXAMPLES examples per operation, seed $SEED)"
 set +e
-"$VENV/bin/st" run "$BASE_URL/openapi.json" \
-  --header "Authorization: Bearer $TOKEN" \
-  --checks all --exclude-checks positive_data_acceptance,ensure_resource_availability \
-  --max-examples "$EXAMPLES" --seed "$SEED" --workers 2 --no-color
+fuzz
 STATUS=$?
+if [ "$STATUS" -ne 0 ] && tool_crashed_only; then
+  log "schemathesis crashed inside hypothesis (not a finding about the service); running it once more"
+  fuzz
+  STATUS=$?
+fi
 set -e
 if [ "$STATUS" -ne 0 ]; then
   log "schemathesis found failures (exit $STATUS); the server's log:"
