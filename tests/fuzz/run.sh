@@ -73,22 +73,24 @@ print(json.load(urllib.request.urlopen(req, timeout=10))["access_token"])
 PY
 )"
 
+# One worker: with several, schemathesis runs hypothesis in threads, and
+# CPython 3.11's ast module is not thread-safe (cpython gh-106905): hypothesis's
+# lambda introspection then fails now and then with "AST constructor recursion
+# depth mismatch", an error of the tool, not a finding about the service.
 fuzz() {
   "$VENV/bin/st" run "$BASE_URL/openapi.json" \
     --header "Authorization: Bearer $TOKEN" \
     --checks all --exclude-checks positive_data_acceptance,ensure_resource_availability \
-    --max-examples "$EXAMPLES" --seed "$SEED" --workers 2 --no-color 2>&1 | tee "$TMP/st.out"
+    --max-examples "$EXAMPLES" --seed "$SEED" --workers 1 --no-color 2>&1 | tee "$TMP/st.out"
   return "${PIPESTATUS[0]}"
 }
 
-# Whether a failed run failed only because the tool itself crashed: no check
-# failed, and the one error is hypothesis's own "AST constructor recursion
-# depth mismatch" (seen once in CI, raised inside hypothesis's lambda
-# introspection; the same seed passed on the next run).
+# Whether a failed run failed only because of that crash all the same: no
+# check failed, and the only error is that one.
 tool_crashed_only() {
   ! grep -q "= FAILURES =" "$TMP/st.out" &&
     grep -q "AST constructor recursion depth mismatch" "$TMP/st.out" &&
-    grep -q "Runtime Error: 1$" "$TMP/st.out"
+    grep -Eq "Runtime Error: 1[[:space:]]*$" "$TMP/st.out"
 }
 
 log "fuzzing $BASE_URL ($EXAMPLES examples per operation, seed $SEED)"
