@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# CPU profile of scenario 1 (send, offline responder): the release server on a
+# CPU profile of one scenario of bench/run.sh: the release server on a
 # fresh SQLite database, loaded by wrk as in bench/run.sh, recorded with
 # `perf record -g` for BENCH_DURATION seconds. Prints the top of the profile
 # (by DSO, and by symbol, self time) and keeps perf.data in the work folder.
 #
 #   bench/profile.sh            (needs perf: Debian's linux-perf)
+#   BENCH_SCENARIO=send|history|list   (default send: scenario 1, the offline
+#                                       responder; history: 3; list: 4)
+#   BENCH_CALLGRAPH=dwarf BENCH_FREQ=199 (callers through code built
+#                                       without frame pointers; slower)
 set -euo pipefail
 
 DURATION=${BENCH_DURATION:-10}
@@ -37,10 +41,23 @@ until curl -sf "$BASE/healthz" >/dev/null; do sleep 0.05; done
     --big-messages 0 --out "$WORK/seed.env"
 # shellcheck disable=SC1091
 source "$WORK/seed.env"
-paths=""
-for s in $SEND_SESSIONS; do paths+="/sessions/$s/messages "; done
-export BENCH_METHOD=POST BENCH_PATHS=$paths BENCH_TOKEN=$TOKEN
-export BENCH_BODY='{"content":"How big should my emergency fund be?"}'
+case ${BENCH_SCENARIO:-send} in
+send)
+    paths=""
+    for s in $SEND_SESSIONS; do paths+="/sessions/$s/messages "; done
+    export BENCH_METHOD=POST BENCH_PATHS=$paths BENCH_TOKEN=$TOKEN
+    export BENCH_BODY='{"content":"How big should my emergency fund be?"}'
+    ;;
+history)
+    paths="/sessions/$HISTORY_SESSION/messages?order=desc&limit=50"
+    export BENCH_METHOD=GET BENCH_PATHS=$paths BENCH_TOKEN=$TOKEN BENCH_BODY=
+    ;;
+list)
+    paths="/sessions?limit=20"
+    export BENCH_METHOD=GET BENCH_PATHS=$paths BENCH_TOKEN=$LIST_TOKEN BENCH_BODY=
+    ;;
+*) echo "BENCH_SCENARIO: send, history or list" >&2; exit 2 ;;
+esac
 
 first=${paths%% *}
 wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s "$ROOT/bench/load.lua" "$BASE$first" >/dev/null
@@ -48,7 +65,7 @@ wrk -t"$THREADS" -c"$CONNECTIONS" -d"$((DURATION + 2))s" -s "$ROOT/bench/load.lu
     >"$WORK/wrk.out" &
 WRK=$!
 sleep 1
-perf record -g -F 999 -o "$WORK/perf.data" -p "$SERVER" -- sleep "$DURATION" 2>"$WORK/perf.err"
+perf record --call-graph "${BENCH_CALLGRAPH:-fp}" -F "${BENCH_FREQ:-999}" -o "$WORK/perf.data" -p "$SERVER" -- sleep "$DURATION" 2>"$WORK/perf.err"
 wait $WRK
 grep '^RESULT' "$WORK/wrk.out" >&2
 

@@ -37,7 +37,7 @@ impl FromRequest for AuthUser {
             let claims = state.jwt.verify(&token)?;
             let user = state
                 .db
-                .run(move |conn| users::find_by_id(conn, &claims.sub))
+                .read(move |conn| users::find_by_id(conn, &claims.sub))
                 .await?
                 .filter(|u| u.is_active)
                 .ok_or_else(|| AppError::Unauthorized("invalid access token".into()))?;

@@ -1,8 +1,10 @@
 //! The connection pool, its per-connection settings, embedded migrations, and
 //! the bridge that runs blocking diesel work off the async executor.
 
+pub mod cached;
 pub mod models;
 pub mod schema;
+pub mod search_index;
 mod writer;
 
 use std::path::Path;
@@ -437,6 +439,11 @@ impl Database {
         let sqlite_file = writer.as_ref().map(|_| url.clone());
         let pool = Pool::builder()
             .max_size(options.max_connections)
+            // A connection to a PostgreSQL server can break while it is
+            // idle, so it is checked (`SELECT 1`) before each use; one to a
+            // local SQLite file cannot, and the check would be a statement
+            // parsed and run on every request.
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_timeout(options.connect_timeout)
             .connection_customizer(Box::new(ConnectionSettings {
                 statement_timeout_ms: options.statement_timeout.as_millis(),
@@ -523,6 +530,30 @@ impl Database {
         .map_err(AppError::internal)?
     }
 
+    /// Runs a short read — one bounded by an index and a page size, such as
+    /// the caller's row or one page of a list — where it costs least. On
+    /// SQLite, whose reads are local, never wait for the writer (WAL) and
+    /// take tens of microseconds, it runs on the calling thread when a
+    /// pooled connection is free at once: the hop to the blocking pool and
+    /// back (two thread wake-ups, a context switch each) costs more than the
+    /// read itself. Otherwise (every connection busy, or PostgreSQL, where a
+    /// read is a network round trip) it runs as [`Database::run`] does.
+    /// Unbounded work (search, exports, statistics) uses `run`, so that it
+    /// never holds up an async worker.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.backend == Backend::Sqlite {
+            if let Some(mut conn) = self.pool.try_get() {
+                crate::metrics::db_pool_wait(0.0);
+                return work(&mut conn);
+            }
+        }
+        self.run(work).await
+    }
+
     /// Runs work that writes. On SQLite it goes to the single writer, which
     /// runs it in a transaction shared with the writes queued beside it and
     /// answers once that is committed; on PostgreSQL it runs on the pool as
@@ -536,6 +567,16 @@ impl Database {
     {
         match &self.writer {
             Some(writer) => writer.write(work).await,
+            // An in-memory SQLite database: its one connection writes, and
+            // the search index is brought up to date as the writer would.
+            None if self.backend == Backend::Sqlite => {
+                self.run(move |conn| {
+                    let done = work(conn)?;
+                    search_index::apply_pending(conn)?;
+                    Ok(done)
+                })
+                .await
+            }
             None => self.run(work).await,
         }
     }

@@ -31,7 +31,7 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::{Connection, SqliteConnection};
 use tokio::sync::oneshot;
 
-use super::DbConnection;
+use super::{search_index, DbConnection};
 use crate::error::AppError;
 
 /// At most this many jobs share one transaction, so that a long queue still
@@ -177,6 +177,11 @@ fn serve(
     reopen: &dyn Fn() -> Result<SqliteConnection, String>,
     commits: &AtomicU64,
 ) {
+    let mut index = search_index::Index::default();
+    // What tools and start-up left for the search index (see `search_index`).
+    if let Err(e) = conn.transaction(|conn| index.apply_pending(conn)) {
+        tracing::error!(error = %e, "cannot bring the search index up to date");
+    }
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -187,7 +192,7 @@ fn serve(
         }
         crate::metrics::db_write_queued(-i64::try_from(batch.len()).unwrap_or(i64::MAX));
         crate::metrics::db_write_batch(batch.len());
-        if commit_batch(&mut conn, batch) {
+        if commit_batch(&mut conn, batch, &mut index) {
             commits.fetch_add(1, Ordering::SeqCst);
         } else {
             reset(&mut conn, reopen);
@@ -197,7 +202,11 @@ fn serve(
 
 /// Runs and commits one batch; `false` when the connection was left in a
 /// state to reset (the batch is then rolled back and its callers told).
-fn commit_batch(conn: &mut DbConnection, batch: Vec<Box<dyn Job>>) -> bool {
+fn commit_batch(
+    conn: &mut DbConnection,
+    batch: Vec<Box<dyn Job>>,
+    index: &mut search_index::Index,
+) -> bool {
     if let Err(e) = begin_immediate(conn) {
         let reason = format!("the database cannot take writes now: {e}");
         tracing::error!(error = %e, "cannot begin a write transaction");
@@ -231,7 +240,12 @@ fn commit_batch(conn: &mut DbConnection, batch: Vec<Box<dyn Job>>) -> bool {
         }
     }
     let outcome = match broken {
-        None => Manager::commit_transaction(conn).map_err(|e| format!("cannot commit: {e}")),
+        None => index
+            .apply_pending(conn)
+            .map_err(|e| format!("cannot update the search index: {e}"))
+            .and_then(|()| {
+                Manager::commit_transaction(conn).map_err(|e| format!("cannot commit: {e}"))
+            }),
         Some(reason) => Err(reason),
     };
     match outcome {

@@ -194,7 +194,7 @@ pub async fn message_page(
     let all = which.include_superseded.unwrap_or(false);
     let found = state
         .db
-        .run(move |conn| messages::list(conn, &access, &id, direction, &page, all))
+        .read(move |conn| messages::list(conn, &access, &id, direction, &page, all))
         .await?;
     Ok(HttpResponse::Ok().json(found.map(|m| Message::from(&m))))
 }
@@ -534,7 +534,7 @@ pub(super) async fn replay(
     };
     let question = state
         .db
-        .run(move |conn| replies::find(conn, &Access::Owner(user_id), &session_id, &question_id))
+        .read(move |conn| replies::find(conn, &Access::Owner(user_id), &session_id, &question_id))
         .await?;
     let response = if stream {
         let first = vec![sse::event("user_message", &Message::from(&question))];

@@ -71,7 +71,7 @@ pub async fn get_message(
     let (session_id, message_id) = message_ids(&path)?;
     let found = state
         .db
-        .run(move |conn| replies::find(conn, &Access::Owner(user.id), &session_id, &message_id))
+        .read(move |conn| replies::find(conn, &Access::Owner(user.id), &session_id, &message_id))
         .await?;
     Ok(HttpResponse::Ok().json(Message::from(&found)))
 }
@@ -117,7 +117,9 @@ pub async fn reply_events_since(
         let message_id = message_id.clone();
         state
             .db
-            .run(move |conn| replies::find(conn, &Access::Owner(user.id), &session_id, &message_id))
+            .read(move |conn| {
+                replies::find(conn, &Access::Owner(user.id), &session_id, &message_id)
+            })
             .await?
     };
     if found.message.role == Role::User {

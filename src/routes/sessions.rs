@@ -177,7 +177,7 @@ pub async fn list_sessions(
     let page = query.page()?;
     let found = state
         .db
-        .run(move |conn| sessions::list(conn, &Access::Owner(user.id), &page))
+        .read(move |conn| sessions::list(conn, &Access::Owner(user.id), &page))
         .await?;
     Ok(HttpResponse::Ok().json(found.map(|(s, _)| Session::from(&s))))
 }
@@ -201,7 +201,7 @@ pub async fn get_session(
     let id = resource_id(&id, "chat session")?;
     let session = state
         .db
-        .run(move |conn| sessions::get_owned(conn, &user.id, &id))
+        .read(move |conn| sessions::get_owned(conn, &user.id, &id))
         .await?;
     Ok(HttpResponse::Ok().json(Session::from(&session)))
 }

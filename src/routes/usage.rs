@@ -59,7 +59,7 @@ pub async fn get_usage(
         let day = day.clone();
         state
             .db
-            .run(move |conn| usage::spent_on(conn, &user.id, &day))
+            .read(move |conn| usage::spent_on(conn, &user.id, &day))
             .await?
     };
     let quota = Quota(state.settings.token_quota_per_day);

@@ -217,7 +217,7 @@ impl Chat {
         let day = usage::day_of(now_ms());
         match self
             .db
-            .run(move |conn| usage::owner_and_quota(conn, &session_id, &day, quota))
+            .read(move |conn| usage::owner_and_quota(conn, &session_id, &day, quota))
             .await
         {
             Ok(Some((owner, used_up))) => (Some(owner), used_up),
@@ -418,7 +418,9 @@ impl Chat {
                     Some(piece) => {
                         text.push_str(&piece);
                         live.push(&piece);
-                        if text.len() - saved >= SAVE_AFTER_BYTES {
+                        // Once generation has ended, every piece is here
+                        // and the reply is completed next: no save first.
+                        if text.len() - saved >= SAVE_AFTER_BYTES && !generation.is_finished() {
                             if !self.save(&id, &text).await {
                                 break Ended::Lost;
                             }
@@ -605,7 +607,7 @@ impl Chat {
             }
             let stored = {
                 let id = id.clone();
-                self.db.run(move |conn| replies::progress(conn, &id)).await
+                self.db.read(move |conn| replies::progress(conn, &id)).await
             };
             match stored {
                 Err(e) => {
@@ -633,7 +635,7 @@ impl Chat {
         }
         let stored = {
             let id = id.clone();
-            self.db.run(move |conn| replies::load(conn, &id)).await
+            self.db.read(move |conn| replies::load(conn, &id)).await
         };
         Self::finish_following(stored, from, &mut sent);
     }
@@ -701,7 +703,7 @@ impl Chat {
             let id = message_id.clone();
             let progress = self
                 .db
-                .run(move |conn| replies::progress(conn, &id))
+                .read(move |conn| replies::progress(conn, &id))
                 .await?;
             match progress {
                 Some(p) if p.is_settled(now_ms()) => break,

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use super::sessions::{self, Access};
 use crate::clock::{new_id, now_ms};
+use crate::db::cached::Cached;
 use crate::db::models::{Feedback, Message, Session, Source};
 use crate::db::schema::{chat_messages, chat_sessions, message_feedback, message_sources};
 use crate::db::{write_transaction, DbConnection};
@@ -72,24 +73,38 @@ pub(super) fn with_sources(
         .map(|m| m.id.as_str())
         .collect();
     let mut by_message: HashMap<String, Vec<Source>> = HashMap::new();
-    if !assistant_ids.is_empty() {
-        let sources: Vec<Source> = message_sources::table
-            .filter(message_sources::message_id.eq_any(&assistant_ids))
-            .order((message_sources::message_id, message_sources::position))
-            .select(Source::as_select())
-            .load(conn)?;
-        for s in sources {
-            by_message.entry(s.message_id.clone()).or_default().push(s);
-        }
-    }
     let mut feedback: HashMap<String, Feedback> = HashMap::new();
-    if !assistant_ids.is_empty() {
-        let rows: Vec<Feedback> = message_feedback::table
-            .filter(message_feedback::message_id.eq_any(&assistant_ids))
-            .select(Feedback::as_select())
-            .load(conn)?;
-        feedback.extend(rows.into_iter().map(|f| (f.message_id.clone(), f)));
+    // One reply (a send, a read-back): `=`, whose statement the connection
+    // keeps; `IN (…)` is prepared anew for every list.
+    let (sources, rated): (Vec<Source>, Vec<Feedback>) = match assistant_ids.as_slice() {
+        [] => (Vec::new(), Vec::new()),
+        [id] => (
+            message_sources::table
+                .filter(message_sources::message_id.eq(id))
+                .order(message_sources::position)
+                .select(Source::as_select())
+                .load(conn)?,
+            message_feedback::table
+                .filter(message_feedback::message_id.eq(id))
+                .select(Feedback::as_select())
+                .load(conn)?,
+        ),
+        ids => (
+            message_sources::table
+                .filter(message_sources::message_id.eq_any(ids))
+                .order((message_sources::message_id, message_sources::position))
+                .select(Source::as_select())
+                .load(conn)?,
+            message_feedback::table
+                .filter(message_feedback::message_id.eq_any(ids))
+                .select(Feedback::as_select())
+                .load(conn)?,
+        ),
+    };
+    for s in sources {
+        by_message.entry(s.message_id.clone()).or_default().push(s);
     }
+    feedback.extend(rated.into_iter().map(|f| (f.message_id.clone(), f)));
     Ok(messages
         .into_iter()
         .map(|message| {
@@ -111,13 +126,12 @@ pub(super) fn bump(
     added: i64,
     at: i64,
 ) -> Result<(), AppError> {
-    diesel::update(chat_sessions::table.find(session_id))
-        .set((
-            chat_sessions::message_count.eq(chat_sessions::message_count + added),
-            chat_sessions::updated_at.eq(at),
-            chat_sessions::last_message_at.eq(at),
-        ))
-        .execute(conn)?;
+    Cached(diesel::update(chat_sessions::table.find(session_id)).set((
+        chat_sessions::message_count.eq(chat_sessions::message_count + added),
+        chat_sessions::updated_at.eq(at),
+        chat_sessions::last_message_at.eq(at),
+    )))
+    .execute(conn)?;
     Ok(())
 }
 

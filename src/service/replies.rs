@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use super::messages::{with_sources, MessageWithSources};
 use super::sessions::{self, Access};
 use crate::clock::{new_id, now_ms};
+use crate::db::cached::Cached;
 use crate::db::models::{Message, Source};
 use crate::db::schema::chat_messages;
 use crate::db::schema::message_sources;
@@ -104,16 +105,18 @@ pub fn save(
     content: &str,
     lease_until: i64,
 ) -> Result<bool, AppError> {
-    let updated = diesel::update(
-        chat_messages::table
-            .find(message_id)
-            .filter(chat_messages::lease_owner.eq(owner))
-            .filter(chat_messages::status.eq(MessageStatus::Generating)),
+    let updated = Cached(
+        diesel::update(
+            chat_messages::table
+                .find(message_id)
+                .filter(chat_messages::lease_owner.eq(owner))
+                .filter(chat_messages::status.eq(MessageStatus::Generating)),
+        )
+        .set((
+            chat_messages::content.eq(content),
+            chat_messages::lease_expires_at.eq(lease_until),
+        )),
     )
-    .set((
-        chat_messages::content.eq(content),
-        chat_messages::lease_expires_at.eq(lease_until),
-    ))
     .execute(conn)?;
     Ok(updated == 1)
 }
@@ -129,25 +132,27 @@ pub fn complete(
     latency_ms: i64,
 ) -> Result<bool, AppError> {
     write_transaction(conn, |conn| {
-        let updated = diesel::update(
-            chat_messages::table
-                .find(message_id)
-                .filter(chat_messages::lease_owner.eq(owner))
-                .filter(chat_messages::status.eq(MessageStatus::Generating)),
+        let updated = Cached(
+            diesel::update(
+                chat_messages::table
+                    .find(message_id)
+                    .filter(chat_messages::lease_owner.eq(owner))
+                    .filter(chat_messages::status.eq(MessageStatus::Generating)),
+            )
+            .set((
+                chat_messages::content.eq(content),
+                chat_messages::model.eq(&reply.model),
+                chat_messages::confidence.eq(reply.confidence.clamp(0.0, 1.0)),
+                chat_messages::prompt_tokens.eq(reply.usage.map(|u| i64::from(u.prompt_tokens))),
+                chat_messages::completion_tokens
+                    .eq(reply.usage.map(|u| i64::from(u.completion_tokens))),
+                chat_messages::latency_ms.eq(latency_ms),
+                chat_messages::fallback.eq(reply.fallback),
+                chat_messages::status.eq(MessageStatus::Complete),
+                chat_messages::lease_owner.eq(None::<String>),
+                chat_messages::lease_expires_at.eq(None::<i64>),
+            )),
         )
-        .set((
-            chat_messages::content.eq(content),
-            chat_messages::model.eq(&reply.model),
-            chat_messages::confidence.eq(reply.confidence.clamp(0.0, 1.0)),
-            chat_messages::prompt_tokens.eq(reply.usage.map(|u| i64::from(u.prompt_tokens))),
-            chat_messages::completion_tokens
-                .eq(reply.usage.map(|u| i64::from(u.completion_tokens))),
-            chat_messages::latency_ms.eq(latency_ms),
-            chat_messages::fallback.eq(reply.fallback),
-            chat_messages::status.eq(MessageStatus::Complete),
-            chat_messages::lease_owner.eq(None::<String>),
-            chat_messages::lease_expires_at.eq(None::<i64>),
-        ))
         .execute(conn)?;
         if updated == 0 {
             return Ok(false);
@@ -245,17 +250,19 @@ fn let_go(
     status: MessageStatus,
     expires_at: Option<i64>,
 ) -> Result<bool, AppError> {
-    let updated = diesel::update(
-        chat_messages::table
-            .find(message_id)
-            .filter(chat_messages::lease_owner.eq(owner))
-            .filter(chat_messages::status.eq(status)),
+    let updated = Cached(
+        diesel::update(
+            chat_messages::table
+                .find(message_id)
+                .filter(chat_messages::lease_owner.eq(owner))
+                .filter(chat_messages::status.eq(status)),
+        )
+        .set((
+            chat_messages::content.eq(content),
+            chat_messages::lease_owner.eq(None::<String>),
+            chat_messages::lease_expires_at.eq(expires_at),
+        )),
     )
-    .set((
-        chat_messages::content.eq(content),
-        chat_messages::lease_owner.eq(None::<String>),
-        chat_messages::lease_expires_at.eq(expires_at),
-    ))
     .execute(conn)?;
     Ok(updated == 1)
 }

@@ -499,6 +499,7 @@ mod tests {
             .execute(&mut *conn)
             .unwrap();
         }
+        crate::db::search_index::apply_pending(&mut conn).unwrap();
         conn.batch_execute("COMMIT").unwrap();
 
         let user = "00000000-0000-7000-8000-000000000000";

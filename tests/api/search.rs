@@ -29,15 +29,22 @@ fn user_hits(hits: &[SearchHit]) -> Vec<&SearchHit> {
         .collect()
 }
 
-fn run_sql(app: &TestApp, sql: &'static str, binds: Vec<String>) {
-    let mut conn = app.db().get().unwrap();
-    let mut query = diesel::sql_query(sql)
-        .into_boxed::<<richesreach_chat::db::DbConnection as diesel::Connection>::Backend>(
-    );
-    for b in binds {
-        query = query.bind::<diesel::sql_types::Text, _>(b);
-    }
-    query.execute(&mut *conn).unwrap();
+/// Runs `sql` as the service writes: through its writer, whose commit also
+/// brings the search index up to date.
+async fn run_sql(app: &TestApp, sql: &'static str, binds: Vec<String>) {
+    app.db()
+        .write(move |conn| {
+            let mut query = diesel::sql_query(sql)
+                .into_boxed::<<richesreach_chat::db::DbConnection as diesel::Connection>::Backend>(
+            );
+            for b in binds {
+                query = query.bind::<diesel::sql_types::Text, _>(b);
+            }
+            query.execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -174,7 +181,8 @@ async fn superseded_deleted_and_rewritten_messages_follow_the_index() {
             second.user_message.id.clone(),
             first.user_message.id.clone(),
         ],
-    );
+    )
+    .await;
     let hits = search(&app, &user, "zorblax").await;
     let found: Vec<&str> = user_hits(&hits)
         .iter()
@@ -187,7 +195,8 @@ async fn superseded_deleted_and_rewritten_messages_follow_the_index() {
         &app,
         "UPDATE chat_messages SET content = 'a quuxwidget appears' WHERE id = $1",
         vec![second.assistant_message.id.clone()],
-    );
+    )
+    .await;
     let hits = search(&app, &user, "quuxwidget").await;
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].message.id, second.assistant_message.id);

@@ -1,0 +1,223 @@
+//! SQLite's full-text index, brought up to date once per write transaction.
+//!
+//! The triggers of migration `000013` note every change the index must take
+//! in `message_search_pending`; [`apply_pending`] hands the notes to FTS5 in
+//! one statement and clears them. The single writer calls it at the end of
+//! every batch, inside the batch's transaction, so the index changes once
+//! per commit (FTS5 would otherwise write a segment at every savepoint) and
+//! is never behind what has been committed. Work on a connection of its own
+//! ([`super::Database::get`]: tools, start-up) leaves its notes for the
+//! writer's next commit; the writer also applies them when it starts.
+//! PostgreSQL's search index is an ordinary index that needs none of this.
+
+use diesel::connection::SimpleConnection;
+use diesel::RunQueryDsl;
+
+use super::DbConnection;
+
+/// The notes, in the order they were made, then gone. FTS5 takes a row
+/// whose first (hidden) column is `'delete'` as the removal of a document
+/// and one where it is NULL as an insert.
+const APPLY: &str = "\
+    INSERT INTO message_search (message_search, rowid, content, owner) \
+    SELECT CASE WHEN removes THEN 'delete' END, doc, content, owner \
+    FROM message_search_pending ORDER BY seq; \
+    DELETE FROM message_search_pending;";
+
+/// Applies what the index still lacks; call it inside a write transaction.
+/// A no-op on PostgreSQL, and on a database without the table (one not
+/// migrated yet, or a test's own schema).
+pub fn apply_pending(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    Index::default().apply_pending(conn)
+}
+
+/// What a long-lived connection knows of the index: once the table exists
+/// it stays (migrations only move forward), so it is looked up until then.
+#[derive(Debug, Default)]
+pub struct Index {
+    present: bool,
+}
+
+impl Index {
+    /// [`apply_pending`], remembering that the table exists.
+    pub fn apply_pending(&mut self, conn: &mut DbConnection) -> diesel::QueryResult<()> {
+        let DbConnection::Sqlite(sqlite) = conn else {
+            return Ok(());
+        };
+        if !self.present {
+            self.present = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "EXISTS (SELECT 1 FROM sqlite_master \
+                 WHERE type = 'table' AND name = 'message_search_pending')",
+            ))
+            .get_result(sqlite)?;
+            if !self.present {
+                return Ok(());
+            }
+        }
+        sqlite.batch_execute(APPLY)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::{BigInt, Text};
+    use diesel::RunQueryDsl;
+
+    use super::apply_pending;
+    use crate::db::{Database, DbConnection};
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    fn count(conn: &mut DbConnection, sql: &str) -> i64 {
+        diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
+    }
+
+    fn matches(conn: &mut DbConnection, word: &str) -> i64 {
+        diesel::sql_query("SELECT COUNT(*) AS n FROM message_search WHERE message_search MATCH $1")
+            .bind::<Text, _>(format!("\"{word}\""))
+            .get_result::<Count>(conn)
+            .unwrap()
+            .n
+    }
+
+    /// FTS5 checks its index against the content table: every document
+    /// there, with its text, and nothing else.
+    fn assert_index_matches_documents(conn: &mut DbConnection) {
+        conn.batch_execute(
+            "INSERT INTO message_search (message_search, rank) VALUES ('integrity-check', 1)",
+        )
+        .unwrap();
+    }
+
+    fn message(conn: &mut DbConnection, id: &str, content: &str) {
+        diesel::sql_query(
+            "INSERT INTO chat_messages (id, session_id, role, content, fallback, created_at) \
+             VALUES ($1, 's', 'user', $2, FALSE, 0)",
+        )
+        .bind::<Text, _>(id)
+        .bind::<Text, _>(content)
+        .execute(conn)
+        .unwrap();
+    }
+
+    fn rewrite(conn: &mut DbConnection, id: &str, content: &str) {
+        diesel::sql_query("UPDATE chat_messages SET content = $1 WHERE id = $2")
+            .bind::<Text, _>(content)
+            .bind::<Text, _>(id)
+            .execute(conn)
+            .unwrap();
+    }
+
+    fn delete(conn: &mut DbConnection, id: &str) {
+        diesel::sql_query("DELETE FROM chat_messages WHERE id = $1")
+            .bind::<Text, _>(id)
+            .execute(conn)
+            .unwrap();
+    }
+
+    /// Changes in one transaction, in savepoints as the writer makes them,
+    /// then the notes applied and committed.
+    fn commit(conn: &mut DbConnection, changes: impl FnOnce(&mut DbConnection)) {
+        conn.batch_execute("BEGIN IMMEDIATE; SAVEPOINT job")
+            .unwrap();
+        changes(conn);
+        conn.batch_execute("RELEASE job").unwrap();
+        apply_pending(conn).unwrap();
+        conn.batch_execute("COMMIT").unwrap();
+        assert_eq!(
+            count(conn, "SELECT COUNT(*) AS n FROM message_search_pending"),
+            0
+        );
+        assert_index_matches_documents(conn);
+    }
+
+    #[test]
+    fn the_index_takes_every_change_once_per_commit_and_only_the_last_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::connect(&dir.path().join("i.db").display().to_string(), 1).unwrap();
+        db.migrate().unwrap();
+        let mut conn = db.get().unwrap();
+        conn.batch_execute(
+            "INSERT INTO users (id, email, name, password_hash, created_at) \
+             VALUES ('u', 'u@example.com', 'U', 'x', 0); \
+             INSERT INTO chat_sessions (id, user_id, message_count, created_at, updated_at) \
+             VALUES ('s', 'u', 0, 0, 0);",
+        )
+        .unwrap();
+
+        // Stored and rewritten before any commit (a reply stored empty, then
+        // written): one note, with the last text.
+        commit(&mut conn, |c| {
+            message(c, "a", "");
+            rewrite(c, "a", "first zorblax");
+            rewrite(c, "a", "second quuxwidget");
+            message(c, "b", "plain zorblax");
+            assert_eq!(
+                count(c, "SELECT COUNT(*) AS n FROM message_search_pending"),
+                2
+            );
+        });
+        assert_eq!(matches(&mut conn, "quuxwidget"), 1);
+        assert_eq!(matches(&mut conn, "zorblax"), 1);
+
+        // Indexed, then rewritten twice and another deleted: out with the
+        // indexed text, in with the last.
+        commit(&mut conn, |c| {
+            rewrite(c, "a", "third flumph");
+            rewrite(c, "a", "fourth flumph zorblax");
+            delete(c, "b");
+        });
+        assert_eq!(matches(&mut conn, "quuxwidget"), 0);
+        assert_eq!(matches(&mut conn, "flumph"), 1);
+        assert_eq!(matches(&mut conn, "zorblax"), 1);
+
+        // Stored and deleted before any commit: nothing reaches the index;
+        // an indexed one rewritten and then deleted leaves it.
+        commit(&mut conn, |c| {
+            message(c, "c", "fleeting zorblax");
+            delete(c, "c");
+            rewrite(c, "a", "fifth");
+            delete(c, "a");
+        });
+        assert_eq!(matches(&mut conn, "zorblax"), 0);
+        assert_eq!(matches(&mut conn, "flumph"), 0);
+        assert_eq!(
+            count(&mut conn, "SELECT COUNT(*) AS n FROM message_search_docs"),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn what_a_tool_connection_wrote_is_indexed_at_the_writers_next_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db").display().to_string();
+        let db = Database::connect(&path, 1).unwrap();
+        db.migrate().unwrap();
+        let mut conn = db.get().unwrap();
+        conn.batch_execute(
+            "INSERT INTO users (id, email, name, password_hash, created_at) \
+             VALUES ('u', 'u@example.com', 'U', 'x', 0); \
+             INSERT INTO chat_sessions (id, user_id, message_count, created_at, updated_at) \
+             VALUES ('s', 'u', 0, 0, 0);",
+        )
+        .unwrap();
+        message(&mut conn, "a", "tooled zorblax");
+        assert_eq!(matches(&mut conn, "zorblax"), 0);
+        db.write(|_| Ok(())).await.unwrap();
+        assert_eq!(matches(&mut conn, "zorblax"), 1);
+
+        // And when the writer starts (the server after a tool ran).
+        message(&mut conn, "b", "offline quuxwidget");
+        drop(db);
+        let db = Database::connect(&path, 1).unwrap();
+        db.write(|_| Ok(())).await.unwrap();
+        let mut conn = db.get().unwrap();
+        assert_eq!(matches(&mut conn, "quuxwidget"), 1);
+        assert_index_matches_documents(&mut conn);
+    }
+}
