@@ -48,12 +48,12 @@ pub fn select(kb: &KnowledgeBase, ctx: &ChatContext, budget: usize) -> Vec<Passa
     let mut order: Vec<(usize, usize)> = Vec::new();
     for (t, topic) in topics.iter().enumerate() {
         order.push((t, 0));
-        let mut relevant: Vec<(usize, usize)> = topic
-            .paragraphs
+        let mut relevant: Vec<(usize, usize)> = kb
+            .paragraph_terms(topic)
             .iter()
             .enumerate()
             .skip(1)
-            .map(|(p, text)| (p, query.overlap(text)))
+            .map(|(p, found)| (p, query.overlap(found)))
             .filter(|(_, shared)| *shared > 0)
             .collect();
         relevant.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -44,12 +44,12 @@ impl Query {
         self.terms.len()
     }
 
-    /// How often the question's terms occur in `text`, each counted at
-    /// most three times (a paragraph that dwells on a term is about it; one
-    /// that repeats it endlessly is not more so).
-    pub fn overlap(&self, text: &str) -> usize {
+    /// How often the question's terms occur in a text whose terms are
+    /// `found` ([`terms`]), each counted at most three times (a paragraph
+    /// that dwells on a term is about it; one that repeats it endlessly is
+    /// not more so).
+    pub fn overlap(&self, found: &[String]) -> usize {
         const MAX_PER_TERM: usize = 3;
-        let found = terms(text);
         self.terms
             .iter()
             .map(|t| found.iter().filter(|f| *f == t).count().min(MAX_PER_TERM))
@@ -124,6 +124,9 @@ struct IndexedTopic {
     body: Field,
     /// Multi-word keyword phrases and the title, lower-cased.
     phrases: Vec<String>,
+    /// The terms of each paragraph, worked out once: grounding compares
+    /// them with every question ([`KnowledgeBase::paragraph_terms`]).
+    paragraph_terms: Vec<Vec<String>>,
 }
 
 impl IndexedTopic {
@@ -139,11 +142,13 @@ impl IndexedTopic {
             .chain(std::iter::once(topic.title.to_lowercase()))
             .filter(|k| k.contains(' '))
             .collect();
+        let paragraph_terms = topic.paragraphs.iter().map(|p| terms(p)).collect();
         Self {
             topic,
             head,
             body,
             phrases,
+            paragraph_terms,
         }
     }
 }
@@ -164,6 +169,14 @@ pub struct Hit<'a> {
 }
 
 impl KnowledgeBase {
+    /// The terms of each of `topic`'s paragraphs, in order ([`terms`]);
+    /// empty for a topic of another knowledge base.
+    pub fn paragraph_terms(&self, topic: &Topic) -> &[Vec<String>] {
+        self.topics
+            .binary_search_by(|t| t.topic.slug.as_str().cmp(&topic.slug))
+            .map_or(&[], |i| &self.topics[i].paragraph_terms)
+    }
+
     pub fn new(topics: Vec<Topic>) -> Self {
         let mut indexed: Vec<IndexedTopic> = topics.into_iter().map(IndexedTopic::new).collect();
         indexed.sort_by(|a, b| a.topic.slug.cmp(&b.topic.slug));
