@@ -136,10 +136,8 @@ mod tests {
         assert_index_matches_documents(conn);
     }
 
-    #[test]
-    fn the_index_takes_every_change_once_per_commit_and_only_the_last_text() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Database::connect(&dir.path().join("i.db").display().to_string(), 1).unwrap();
+    /// Migrates `db` and stores user `u` with session `s`; a tool connection.
+    fn migrated_with_a_session(db: &Database) -> crate::db::Conn {
         db.migrate().unwrap();
         let mut conn = db.get().unwrap();
         conn.batch_execute(
@@ -149,6 +147,14 @@ mod tests {
              VALUES ('s', 'u', 0, 0, 0);",
         )
         .unwrap();
+        conn
+    }
+
+    #[test]
+    fn the_index_takes_every_change_once_per_commit_and_only_the_last_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::connect(&dir.path().join("i.db").display().to_string(), 1).unwrap();
+        let mut conn = migrated_with_a_session(&db);
 
         // Stored and rewritten before any commit (a reply stored empty, then
         // written): one note, with the last text.
@@ -197,15 +203,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db").display().to_string();
         let db = Database::connect(&path, 1).unwrap();
-        db.migrate().unwrap();
-        let mut conn = db.get().unwrap();
-        conn.batch_execute(
-            "INSERT INTO users (id, email, name, password_hash, created_at) \
-             VALUES ('u', 'u@example.com', 'U', 'x', 0); \
-             INSERT INTO chat_sessions (id, user_id, message_count, created_at, updated_at) \
-             VALUES ('s', 'u', 0, 0, 0);",
-        )
-        .unwrap();
+        let mut conn = migrated_with_a_session(&db);
         message(&mut conn, "a", "tooled zorblax");
         assert_eq!(matches(&mut conn, "zorblax"), 0);
         db.write(|_| Ok(())).await.unwrap();
