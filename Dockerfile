@@ -21,6 +21,8 @@ FROM chef AS build
 # Dependencies first, from the recipe alone: this layer stays cached until
 # Cargo.toml or Cargo.lock change, whatever happens to the sources.
 COPY --from=planner /src/recipe.json recipe.json
+# Build settings (the bundled SQLite's compile options) apply to the cook too.
+COPY .cargo ./.cargo
 RUN cargo chef cook --release --locked --features postgres-tls --recipe-path recipe.json
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
