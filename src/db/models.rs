@@ -37,8 +37,10 @@ pub struct Session {
     pub updated_at: i64,
 }
 
+/// Inserted with every column, `None` as NULL: one SQL text for every row,
+/// so the statement is kept ([`super::cached::Cached`]).
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
-#[diesel(table_name = chat_messages)]
+#[diesel(table_name = chat_messages, treat_none_as_default_value = false)]
 pub struct Message {
     pub id: String,
     pub session_id: String,

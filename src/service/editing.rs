@@ -18,6 +18,7 @@ use diesel::prelude::*;
 use super::messages::{bump, Exchange, Lease, MessageWithSources};
 use super::sessions;
 use crate::clock::{new_id, now_ms};
+use crate::db::cached::Cached;
 use crate::db::models::{Message, Session};
 use crate::db::schema::chat_messages;
 use crate::db::{write_transaction, DbConnection};
@@ -135,9 +136,7 @@ pub fn start_regenerate(
                 .into(),
             ));
         }
-        diesel::insert_into(chat_messages::table)
-            .values(&reply)
-            .execute(conn)?;
+        Cached(diesel::insert_into(chat_messages::table).values(&reply)).execute(conn)?;
         // One reply out of the conversation, one in.
         bump(conn, session_id, 0, at)?;
         let reply = stored(reply);
@@ -215,9 +214,7 @@ pub fn start_edit(
         .execute(conn)?;
         // One row at a time: the multi-backend connection has no batch insert.
         for row in [&question, &reply] {
-            diesel::insert_into(chat_messages::table)
-                .values(row)
-                .execute(conn)?;
+            Cached(diesel::insert_into(chat_messages::table).values(row)).execute(conn)?;
         }
         let left = 1 + i64::try_from(after).unwrap_or(i64::MAX);
         bump(conn, session_id, 2 - left, at + 1)?;

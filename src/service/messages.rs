@@ -197,9 +197,7 @@ pub fn start_exchange(
         // One row at a time: diesel's multi-backend connection has no
         // multi-row insert.
         for row in [&question, &reply] {
-            diesel::insert_into(chat_messages::table)
-                .values(row)
-                .execute(conn)?;
+            Cached(diesel::insert_into(chat_messages::table).values(row)).execute(conn)?;
         }
         bump(conn, session_id, 2, now + 1)?;
         let exchange = Exchange {

@@ -173,9 +173,7 @@ pub fn complete(
         // One row at a time: diesel's multi-backend connection has no
         // multi-row insert.
         for source in &sources {
-            diesel::insert_into(message_sources::table)
-                .values(source)
-                .execute(conn)?;
+            Cached(diesel::insert_into(message_sources::table).values(source)).execute(conn)?;
         }
         Ok(true)
     })
