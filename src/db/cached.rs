@@ -14,7 +14,7 @@ use std::cell::Cell;
 
 use diesel::backend::Backend;
 use diesel::internal::derives::multiconnection::AstPassHelper;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::{QueryResult, RunQueryDsl};
 
 /// A statement whose SQL text does not depend on its values: the same
@@ -64,6 +64,10 @@ impl<DB: Backend, Q: QueryFragment<DB>> QueryFragment<DB> for Cached<Q> {
     fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
         Ok(true)
     }
+}
+
+impl<Q: Query> Query for Cached<Q> {
+    type SqlType = Q::SqlType;
 }
 
 impl<Q, Conn> RunQueryDsl<Conn> for Cached<Q> {}

@@ -457,9 +457,11 @@ impl Chat {
                             if let Some((user_id, used)) = &spent {
                                 record_usage(conn, user_id, *used)?;
                             }
-                            if replies::complete(conn, &id, &owner, &content, &answer, latency_ms)?
-                            {
-                                return replies::load(conn, &id);
+                            let completed = replies::complete(
+                                conn, &id, &owner, &content, &answer, latency_ms,
+                            )?;
+                            if completed.is_some() {
+                                return Ok(completed);
                             }
                             replies::flush_stopped(conn, &id, &owner, &stopped_text)?;
                             Ok(None)

@@ -11,9 +11,9 @@ use super::messages::{with_sources, MessageWithSources};
 use super::sessions::{self, Access};
 use crate::clock::{new_id, now_ms};
 use crate::db::cached::Cached;
-use crate::db::models::{Message, Source};
+use crate::db::models::{Feedback, Message, Source};
 use crate::db::schema::chat_messages;
-use crate::db::schema::message_sources;
+use crate::db::schema::{message_feedback, message_sources};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::{MessageStatus, Role};
 use crate::error::AppError;
@@ -122,7 +122,9 @@ pub fn save(
 }
 
 /// Completes the reply with its text, metadata and sources in one
-/// transaction, if `owner` still writes it. `false` when it does not.
+/// transaction, if `owner` still writes it, and returns it as stored (the
+/// row from the `UPDATE` itself, no read-back). `None` when `owner` does
+/// not write it any more.
 pub fn complete(
     conn: &mut DbConnection,
     message_id: &str,
@@ -130,9 +132,9 @@ pub fn complete(
     content: &str,
     reply: &Reply,
     latency_ms: i64,
-) -> Result<bool, AppError> {
+) -> Result<Option<MessageWithSources>, AppError> {
     write_transaction(conn, |conn| {
-        let updated = Cached(
+        let completed = Cached(
             diesel::update(
                 chat_messages::table
                     .find(message_id)
@@ -151,12 +153,16 @@ pub fn complete(
                 chat_messages::status.eq(MessageStatus::Complete),
                 chat_messages::lease_owner.eq(None::<String>),
                 chat_messages::lease_expires_at.eq(None::<i64>),
-            )),
+            ))
+            // Every column, in the order of `Message`'s fields (the
+            // multi-backend connection has no `RETURNING` of a `Selectable`).
+            .returning(chat_messages::all_columns),
         )
-        .execute(conn)?;
-        if updated == 0 {
-            return Ok(false);
-        }
+        .get_result::<Message>(conn)
+        .optional()?;
+        let Some(message) = completed else {
+            return Ok(None);
+        };
         let sources: Vec<Source> = reply
             .sources
             .iter()
@@ -175,7 +181,17 @@ pub fn complete(
         for source in &sources {
             Cached(diesel::insert_into(message_sources::table).values(source)).execute(conn)?;
         }
-        Ok(true)
+        // Rated while it was being written, perhaps.
+        let feedback = message_feedback::table
+            .find(message_id)
+            .select(Feedback::as_select())
+            .first(conn)
+            .optional()?;
+        Ok(Some(MessageWithSources {
+            message,
+            sources,
+            feedback,
+        }))
     })
 }
 
