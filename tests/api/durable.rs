@@ -105,6 +105,37 @@ async fn a_reply_is_stored_as_it_is_written_and_completed_once() {
 }
 
 #[tokio::test]
+async fn a_reply_rated_while_it_is_written_is_completed_with_its_rating() {
+    let upstream = SlowUpstream::start(numbered_pieces(10), Duration::from_millis(40)).await;
+    let app = upstream.app(&[]).await;
+    let user = app.new_user("Ann").await;
+    let session = app.new_titled_session(&user, "t").await.id;
+
+    let mut events = Events::new(stream_send(&app, &user, &session, "count").await);
+    let started = opening(&mut events).await;
+    let rated = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/sessions/{session}/messages/{}/feedback", started.id),
+            Some(&user.token),
+            Some(json!({"rating": "up"})),
+        )
+        .await;
+    assert_eq!(rated.status(), StatusCode::OK);
+
+    let rest = events.rest().await;
+    let answer = rest.last().unwrap().message();
+    assert_eq!(answer.status, MessageStatus::Complete);
+    assert_eq!(answer.content, numbered_pieces(10).concat());
+    let feedback = answer
+        .feedback
+        .clone()
+        .expect("the rating, in the completed reply");
+    assert_eq!(feedback.rating, crate::helpers::Rating::Up);
+    assert_eq!(get_message(&app, &user, &session, &answer.id).await, answer);
+}
+
+#[tokio::test]
 async fn a_dropped_stream_resumed_with_last_event_id_misses_and_repeats_nothing() {
     let upstream = SlowUpstream::start(numbered_pieces(40), Duration::from_millis(25)).await;
     let app = upstream.app(&[]).await;
