@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{
-    assert_error, expect_json, spawn_app, Message, MessageStatus, TestApp, TestUser,
+    assert_error, expect_json, spawn_app, Message, MessageStatus, Rating, TestApp, TestUser,
 };
 use crate::slow_upstream::{numbered_pieces, SlowUpstream};
 use crate::sse::{Event, Events};
@@ -115,7 +115,7 @@ async fn a_reply_rated_while_it_is_written_is_completed_with_its_rating() {
     let started = opening(&mut events).await;
     let rated = app
         .request(
-            reqwest::Method::PUT,
+            Method::PUT,
             &format!("/sessions/{session}/messages/{}/feedback", started.id),
             Some(&user.token),
             Some(json!({"rating": "up"})),
@@ -131,7 +131,7 @@ async fn a_reply_rated_while_it_is_written_is_completed_with_its_rating() {
         .feedback
         .clone()
         .expect("the rating, in the completed reply");
-    assert_eq!(feedback.rating, crate::helpers::Rating::Up);
+    assert_eq!(feedback.rating, Rating::Up);
     assert_eq!(get_message(&app, &user, &session, &answer.id).await, answer);
 }
 
