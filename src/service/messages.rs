@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use super::sessions::{self, Access};
 use crate::clock::{new_id, now_ms};
-use crate::db::cached::Cached;
+use crate::db::cached::{padded, Cached};
 use crate::db::models::{Feedback, Message, Session, Source};
 use crate::db::schema::{chat_messages, chat_sessions, message_feedback, message_sources};
 use crate::db::{write_transaction, DbConnection};
@@ -74,32 +74,25 @@ pub(super) fn with_sources(
         .collect();
     let mut by_message: HashMap<String, Vec<Source>> = HashMap::new();
     let mut feedback: HashMap<String, Feedback> = HashMap::new();
-    // One reply (a send, a read-back): `=`, whose statement the connection
-    // keeps; `IN (…)` is prepared anew for every list.
-    let (sources, rated): (Vec<Source>, Vec<Feedback>) = match assistant_ids.as_slice() {
-        [] => (Vec::new(), Vec::new()),
-        [id] => (
-            message_sources::table
-                .filter(message_sources::message_id.eq(id))
-                .order(message_sources::position)
-                .select(Source::as_select())
-                .load(conn)?,
-            message_feedback::table
-                .filter(message_feedback::message_id.eq(id))
-                .select(Feedback::as_select())
-                .load(conn)?,
-        ),
-        ids => (
-            message_sources::table
-                .filter(message_sources::message_id.eq_any(ids))
-                .order((message_sources::message_id, message_sources::position))
-                .select(Source::as_select())
-                .load(conn)?,
-            message_feedback::table
-                .filter(message_feedback::message_id.eq_any(ids))
-                .select(Feedback::as_select())
-                .load(conn)?,
-        ),
+    let (sources, rated): (Vec<Source>, Vec<Feedback>) = if assistant_ids.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let ids = padded(&assistant_ids);
+        (
+            Cached(
+                message_sources::table
+                    .filter(message_sources::message_id.eq_any(&ids))
+                    .order((message_sources::message_id, message_sources::position))
+                    .select(Source::as_select()),
+            )
+            .load(conn)?,
+            Cached(
+                message_feedback::table
+                    .filter(message_feedback::message_id.eq_any(&ids))
+                    .select(Feedback::as_select()),
+            )
+            .load(conn)?,
+        )
     };
     for s in sources {
         by_message.entry(s.message_id.clone()).or_default().push(s);

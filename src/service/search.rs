@@ -14,6 +14,7 @@ use diesel::sql_types::{BigInt, Double, Text};
 
 use super::messages::{with_sources, MessageWithSources};
 use super::pagination::{Cursor, Page, PageRequest};
+use crate::db::cached::{padded, Cached};
 use crate::db::models::Message;
 use crate::db::schema::{chat_messages, chat_sessions};
 use crate::db::DbConnection;
@@ -133,15 +134,18 @@ pub fn search(
         .map(|r| (r.message_id.clone(), r.rank))
         .collect();
     let ids: Vec<&str> = rows.iter().map(|r| r.message_id.as_str()).collect();
-    let found: Vec<(Message, Option<String>)> = chat_messages::table
-        .inner_join(chat_sessions::table)
-        .filter(chat_messages::id.eq_any(&ids))
-        // Also checked here, so a row of the index that lags behind could
-        // never show another user's message or a superseded one.
-        .filter(chat_sessions::user_id.eq(user_id))
-        .filter(chat_messages::superseded_by.is_null())
-        .select((Message::as_select(), chat_sessions::title))
-        .load(conn)?;
+    let ids = padded(&ids);
+    let found: Vec<(Message, Option<String>)> = Cached(
+        chat_messages::table
+            .inner_join(chat_sessions::table)
+            .filter(chat_messages::id.eq_any(&ids))
+            // Also checked here, so a row of the index that lags behind could
+            // never show another user's message or a superseded one.
+            .filter(chat_sessions::user_id.eq(user_id))
+            .filter(chat_messages::superseded_by.is_null())
+            .select((Message::as_select(), chat_sessions::title)),
+    )
+    .load(conn)?;
     let mut titles: HashMap<String, Option<String>> = HashMap::new();
     let mut messages = Vec::with_capacity(found.len());
     for (message, title) in found {

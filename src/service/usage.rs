@@ -6,6 +6,7 @@ use chrono::{DateTime, Days, NaiveTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use crate::db::cached::{padded, Cached};
 use crate::db::schema::{chat_sessions, token_usage};
 use crate::db::DbConnection;
 use crate::error::AppError;
@@ -89,15 +90,18 @@ pub fn totals_on(
     user_ids: &[&str],
     day: &str,
 ) -> Result<Vec<(String, i64)>, AppError> {
-    let rows: Vec<(String, i64, i64)> = token_usage::table
-        .filter(token_usage::day.eq(day))
-        .filter(token_usage::user_id.eq_any(user_ids))
-        .select((
-            token_usage::user_id,
-            token_usage::prompt_tokens,
-            token_usage::completion_tokens,
-        ))
-        .load(conn)?;
+    let user_ids = padded(user_ids);
+    let rows: Vec<(String, i64, i64)> = Cached(
+        token_usage::table
+            .filter(token_usage::day.eq(day))
+            .filter(token_usage::user_id.eq_any(&user_ids))
+            .select((
+                token_usage::user_id,
+                token_usage::prompt_tokens,
+                token_usage::completion_tokens,
+            )),
+    )
+    .load(conn)?;
     Ok(rows
         .into_iter()
         .map(|(id, p, c)| (id, p.saturating_add(c)))

@@ -8,6 +8,7 @@ use diesel::sql_types::{BigInt, Nullable};
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use super::usage;
 use crate::clock::{new_id, now_ms};
+use crate::db::cached::{padded, Cached};
 use crate::db::models::User;
 use crate::db::schema::{chat_sessions, users};
 use crate::db::{write_transaction, DbConnection};
@@ -176,16 +177,19 @@ pub fn list_with_activity(
     );
     let rows = query.load(conn)?;
     let ids: Vec<&str> = rows.iter().map(|u| u.id.as_str()).collect();
-    let activity: Vec<(String, i64, Option<i64>, Option<i64>)> = chat_sessions::table
-        .filter(chat_sessions::user_id.eq_any(&ids))
-        .group_by(chat_sessions::user_id)
-        .select((
-            chat_sessions::user_id,
-            count_star(),
-            sql::<Nullable<BigInt>>("CAST(SUM(chat_sessions.message_count) AS BIGINT)"),
-            max(chat_sessions::last_message_at),
-        ))
-        .load::<(String, i64, Option<i64>, Option<i64>)>(conn)?;
+    let listed = padded(&ids);
+    let activity: Vec<(String, i64, Option<i64>, Option<i64>)> = Cached(
+        chat_sessions::table
+            .filter(chat_sessions::user_id.eq_any(&listed))
+            .group_by(chat_sessions::user_id)
+            .select((
+                chat_sessions::user_id,
+                count_star(),
+                sql::<Nullable<BigInt>>("CAST(SUM(chat_sessions.message_count) AS BIGINT)"),
+                max(chat_sessions::last_message_at),
+            )),
+    )
+    .load::<(String, i64, Option<i64>, Option<i64>)>(conn)?;
     let tokens = usage::totals_on(conn, &ids, &usage::day_of(now_ms()))?;
     let items = rows
         .into_iter()
