@@ -101,9 +101,15 @@ pub struct Feedback {
     pub created_at: String,
 }
 
-impl From<&MessageWithSources> for Message {
-    fn from(s: &MessageWithSources) -> Self {
-        let m = &s.message;
+impl From<MessageWithSources> for Message {
+    /// Moves the stored text into the answer (a page of history holds
+    /// 50 of them).
+    fn from(s: MessageWithSources) -> Self {
+        let MessageWithSources {
+            message: m,
+            sources,
+            feedback,
+        } = s;
         let usage = match (m.prompt_tokens, m.completion_tokens) {
             (Some(prompt_tokens), Some(completion_tokens)) => Some(Usage {
                 prompt_tokens,
@@ -112,34 +118,39 @@ impl From<&MessageWithSources> for Message {
             _ => None,
         };
         Self {
-            id: m.id.clone(),
-            session_id: m.session_id.clone(),
+            id: m.id,
+            session_id: m.session_id,
             role: m.role,
-            content: m.content.clone(),
+            content: m.content,
             created_at: rfc3339(m.created_at),
-            model: m.model.clone(),
+            model: m.model,
             confidence: m.confidence,
             usage,
             latency_ms: m.latency_ms,
             fallback: m.fallback,
             status: m.status,
-            superseded_by: m.superseded_by.clone(),
-            feedback: s.feedback.as_ref().map(|f| Feedback {
+            superseded_by: m.superseded_by,
+            feedback: feedback.map(|f| Feedback {
                 rating: f.rating,
-                comment: f.comment.clone(),
+                comment: f.comment,
                 created_at: rfc3339(f.created_at),
             }),
-            sources: s
-                .sources
-                .iter()
+            sources: sources
+                .into_iter()
                 .map(|src| Source {
-                    id: src.id.clone(),
-                    title: src.title.clone(),
-                    url: src.url.clone(),
-                    snippet: src.snippet.clone(),
+                    id: src.id,
+                    title: src.title,
+                    url: src.url,
+                    snippet: src.snippet,
                 })
                 .collect(),
         }
+    }
+}
+
+impl From<&MessageWithSources> for Message {
+    fn from(s: &MessageWithSources) -> Self {
+        Self::from(s.clone())
     }
 }
 
@@ -196,7 +207,7 @@ pub async fn message_page(
         .db
         .read(move |conn| messages::list(conn, &access, &id, direction, &page, all))
         .await?;
-    Ok(HttpResponse::Ok().json(found.map(|m| Message::from(&m))))
+    Ok(HttpResponse::Ok().json(found.map(Message::from)))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
