@@ -13,7 +13,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::auth::{JwtKeys, PasswordHasher};
 use crate::config::{JwtSecretSource, Settings};
@@ -41,7 +41,11 @@ const PAGES: &[(&str, &[&str])] = &[
     (console::ASSET_PATH, &["GET"]),
     ("/admin", &["GET"]),
     ("/swagger-ui", &["GET"]),
+    (SPEC_PATH, &["GET"]),
 ];
+
+/// Where the OpenAPI document is served (and Swagger UI reads it).
+const SPEC_PATH: &str = "/openapi.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -58,6 +62,8 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
     #[error("the server must be built inside a tokio runtime: {0}")]
     Runtime(#[from] tokio::runtime::TryCurrentError),
+    #[error("cannot serialise the OpenAPI document: {0}")]
+    Spec(#[from] serde_json::Error),
     #[error("KNOWLEDGE_DIR cannot be used:\n{0}")]
     Knowledge(#[from] FolderError),
 }
@@ -177,6 +183,8 @@ impl Application {
             .port();
         let document = crate::openapi::document();
         let route_table = web::Data::new(RouteTable::new(&document, PAGES));
+        let spec = web::Data::new(ops::SpecJson::new(&document)?);
+        drop(document);
         let server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
@@ -184,6 +192,7 @@ impl Application {
                 .split_for_parts();
             app.app_data(state.clone())
                 .app_data(route_table.clone())
+                .app_data(spec.clone())
                 .app_data(query_config())
                 .app_data(path_config())
                 .wrap(from_fn(body_deadline::guard_body))
@@ -197,8 +206,9 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .route("/admin", web::get().to(|| redirect("/admin/")))
                 .route("/swagger-ui", web::get().to(|| redirect("/swagger-ui/")))
+                .route(SPEC_PATH, web::get().to(ops::openapi_json))
                 .service(
-                    SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", document.clone()),
+                    SwaggerUi::new("/swagger-ui/{_:.*}").config(SwaggerConfig::new([SPEC_PATH])),
                 )
                 .default_service(web::to(fallback))
         })

@@ -205,8 +205,11 @@ impl ChatModel for OpenAiProvider {
             include_usage: Some(true),
             include_obfuscation: None,
         });
+        // Boxed, so that the request's future (≈ 6 KB: the HTTP client's
+        // and the retry layer's state) is freed once the stream is open
+        // instead of sizing this future for as long as the reply streams.
         let mut stream = self
-            .bounded(self.client.chat().create_stream(request))
+            .bounded(Box::pin(self.client.chat().create_stream(request)))
             .await?;
         let mut content = String::new();
         let mut model = self.model.clone();

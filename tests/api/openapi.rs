@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{assert_error, spawn_app};
 
 const COMMITTED: &str = "openapi/openapi.json";
 
@@ -292,6 +292,26 @@ fn has_examples(media: &Value) -> bool {
 /// JSON request body has a named example, and so has every 2xx JSON or SSE
 /// answer. tests/sdk/run.sh checks each example against its schema (Redocly,
 /// `no-invalid-media-type-examples` as an error).
+/// The document is a resource like the API's others: JSON, and a method it
+/// does not take is a 405 that says which it does.
+#[tokio::test]
+async fn the_spec_is_served_as_json_and_only_to_get() {
+    let app = spawn_app().await;
+    let response = app.request(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    for method in [Method::POST, Method::DELETE] {
+        let response = app.request(method, "/openapi.json", None, None).await;
+        assert_eq!(response.headers()["allow"], "GET");
+        assert_error(
+            response,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        )
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn every_operation_has_request_and_response_examples() {
     let app = spawn_app().await;
