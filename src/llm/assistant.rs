@@ -125,6 +125,12 @@ impl Assistant {
         reply
     }
 
+    /// The offline responder's answer, at once, whatever the provider's
+    /// state (the caller decided the provider is not to be asked).
+    pub fn reply_offline_now(&self, ctx: &ChatContext) -> Reply {
+        self.offline_reply(ctx, Instant::now())
+    }
+
     /// Answers in one piece.
     pub async fn reply(&self, ctx: &ChatContext) -> Reply {
         let started = Instant::now();

@@ -516,10 +516,18 @@ pub(super) async fn answer_exchange(
 ) -> Result<HttpResponse, AppError> {
     let reply_id = exchange.reply.message.id.clone();
     if !stream {
-        let answer = state.chat.wait(reply_id).await?;
+        let Exchange {
+            user_message,
+            reply,
+        } = exchange;
+        // Stored finished already when it was ready at once.
+        let answer = match reply.message.status {
+            MessageStatus::Generating => state.chat.wait(reply_id).await?,
+            _ => reply,
+        };
         return Ok(HttpResponse::Created().json(MessageExchange {
-            user_message: Message::from(&exchange.user_message),
-            assistant_message: Message::from(&answer),
+            user_message: Message::from(user_message),
+            assistant_message: Message::from(answer),
         }));
     }
     let first = vec![

@@ -253,6 +253,9 @@ impl Chat {
         streamed: bool,
         also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError> + Send + 'static,
     ) -> Result<Exchange, AppError> {
+        if !streamed && !self.assistant.has_provider() {
+            return self.answer_at_once(asker, session_id, content, also).await;
+        }
         let user_id = asker.user_id;
         self.begin(asker.name, streamed, move |conn, lease| {
             let (exchange, session) =
@@ -261,6 +264,47 @@ impl Chat {
             Ok((exchange, reply, session))
         })
         .await
+    }
+
+    /// A send answered without a writer: with no provider the offline
+    /// responder's answer is ready at once, so the question and the complete
+    /// reply are stored in one write (the session titled with it, on its
+    /// first exchange) and nobody has anything to follow. Streamed sends
+    /// still go through a writer, whose pieces the stream shows.
+    async fn answer_at_once(
+        &self,
+        asker: Asker,
+        session_id: String,
+        content: String,
+        also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError> + Send + 'static,
+    ) -> Result<Exchange, AppError> {
+        let (assistant, limits) = (Arc::clone(&self.assistant), self.limits);
+        let Asker { user_id, name } = asker;
+        self.db
+            .write(move |conn| {
+                let (exchange, session) = messages::store_answered_exchange(
+                    conn,
+                    &user_id,
+                    &session_id,
+                    &content,
+                    (limits.max_messages, limits.max_chars),
+                    |history| {
+                        assistant.reply_offline_now(&ChatContext {
+                            user_name: name,
+                            history,
+                        })
+                    },
+                    also,
+                )?;
+                if session.title.is_none() {
+                    let title = assistant.heuristic_title(&content);
+                    if let Err(e) = sessions::set_title_if_unset(conn, &session_id, &title) {
+                        tracing::warn!(error = ?e, "cannot store the session title");
+                    }
+                }
+                Ok(exchange)
+            })
+            .await
     }
 
     /// Replaces the last reply of the conversation with a new one, written

@@ -143,6 +143,69 @@ pub struct Exchange {
     pub reply: MessageWithSources,
 }
 
+/// A new complete message of `session_id` without any of a reply's metadata.
+fn new_message(session_id: &str, role: Role, content: &str, at: i64) -> Message {
+    Message {
+        id: new_id(),
+        session_id: session_id.to_owned(),
+        role,
+        content: content.to_owned(),
+        model: None,
+        confidence: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        latency_ms: None,
+        fallback: false,
+        created_at: at,
+        status: MessageStatus::Complete,
+        superseded_by: None,
+        lease_owner: None,
+        lease_expires_at: None,
+    }
+}
+
+/// Locks the asker's session and stores the question, strictly after
+/// everything already in the session (so the order of the conversation is
+/// the order of `created_at`). Returns the question and the session as it
+/// was before.
+fn store_question(
+    conn: &mut DbConnection,
+    user_id: &str,
+    session_id: &str,
+    content: &str,
+) -> Result<(Message, Session), AppError> {
+    // Locked first, as regenerate and edit lock it (`service::editing`):
+    // on a backend with concurrent writers, changes to one conversation
+    // then happen one after the other and `last_message_at` is current.
+    let session = sessions::lock_owned(conn, user_id, session_id)?;
+    let now = now_ms().max(session.last_message_at.map_or(0, |t| t + 1));
+    let question = new_message(session_id, Role::User, content, now);
+    insert(conn, &question)?;
+    Ok((question, session))
+}
+
+/// One row at a time: diesel's multi-backend connection has no multi-row
+/// insert.
+fn insert(conn: &mut DbConnection, row: &Message) -> Result<(), AppError> {
+    Cached(diesel::insert_into(chat_messages::table).values(row)).execute(conn)?;
+    Ok(())
+}
+
+fn exchange(question: Message, reply: Message, sources: Vec<Source>) -> Exchange {
+    Exchange {
+        user_message: MessageWithSources {
+            message: question,
+            sources: Vec::new(),
+            feedback: None,
+        },
+        reply: MessageWithSources {
+            message: reply,
+            sources,
+            feedback: None,
+        },
+    }
+}
+
 /// Stores the user's message and the row of its reply (`generating`, empty,
 /// leased to the writer) in one transaction, so no question is ever stored
 /// without the reply that answers it. Returns them with the session as it
@@ -156,58 +219,99 @@ pub fn start_exchange(
     also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError>,
 ) -> Result<(Exchange, Session), AppError> {
     write_transaction(conn, |conn| {
-        // Locked first, as regenerate and edit lock it (`service::editing`):
-        // on a backend with concurrent writers, changes to one conversation
-        // then happen one after the other and `last_message_at` is current.
-        let session = sessions::lock_owned(conn, user_id, session_id)?;
-        // Strictly after everything already in the session, so the order of
-        // the conversation is the order of `created_at`.
-        let now = now_ms().max(session.last_message_at.map_or(0, |t| t + 1));
-        let message = |role, content: &str, at| Message {
-            id: new_id(),
-            session_id: session_id.to_owned(),
-            role,
-            content: content.to_owned(),
-            model: None,
-            confidence: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            latency_ms: None,
-            fallback: false,
-            created_at: at,
-            status: MessageStatus::Complete,
-            superseded_by: None,
-            lease_owner: None,
-            lease_expires_at: None,
-        };
-        let question = message(Role::User, content, now);
+        let (question, session) = store_question(conn, user_id, session_id, content)?;
         let reply = Message {
             status: MessageStatus::Generating,
             lease_owner: Some(lease.owner.clone()),
             lease_expires_at: Some(now_ms() + lease.ttl_ms),
-            ..message(Role::Assistant, "", now + 1)
+            ..new_message(session_id, Role::Assistant, "", question.created_at + 1)
         };
-        // One row at a time: diesel's multi-backend connection has no
-        // multi-row insert.
-        for row in [&question, &reply] {
-            Cached(diesel::insert_into(chat_messages::table).values(row)).execute(conn)?;
-        }
-        bump(conn, session_id, 2, now + 1)?;
-        let exchange = Exchange {
-            user_message: MessageWithSources {
-                message: question,
-                sources: Vec::new(),
-                feedback: None,
-            },
-            reply: MessageWithSources {
-                message: reply,
-                sources: Vec::new(),
-                feedback: None,
-            },
-        };
+        insert(conn, &reply)?;
+        bump(conn, session_id, 2, reply.created_at)?;
+        let exchange = exchange(question, reply, Vec::new());
         also(conn, &exchange)?;
         Ok((exchange, session))
     })
+}
+
+/// Stores the user's message and its reply, complete, in one transaction,
+/// for a reply that is ready at once (the offline responder's): `answer` is
+/// given the conversation up to the question (see [`recent_history`]) and
+/// returns the reply, which is stored with its sources as it is — it never
+/// exists `generating`, so there is nothing to write, save or take over.
+/// Returns both with the session as it was before; `also` runs inside the
+/// same transaction (idempotency keys).
+pub fn store_answered_exchange(
+    conn: &mut DbConnection,
+    user_id: &str,
+    session_id: &str,
+    content: &str,
+    history_limits: (usize, usize),
+    answer: impl FnOnce(Vec<llm::Message>) -> llm::Reply,
+    also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError>,
+) -> Result<(Exchange, Session), AppError> {
+    write_transaction(conn, |conn| {
+        let (question, session) = store_question(conn, user_id, session_id, content)?;
+        let (max_messages, max_chars) = history_limits;
+        let reply_at = question.created_at + 1;
+        let history = recent_history(conn, session_id, reply_at, max_messages, max_chars)?;
+        let answered = answer(history);
+        let reply = answered_fields(
+            new_message(session_id, Role::Assistant, &answered.content, reply_at),
+            &answered,
+            i64::try_from(answered.latency_ms).unwrap_or(i64::MAX),
+        );
+        insert(conn, &reply)?;
+        let sources = insert_sources(conn, &reply.id, &answered.sources)?;
+        bump(conn, session_id, 2, reply_at)?;
+        let exchange = exchange(question, reply, sources);
+        also(conn, &exchange)?;
+        Ok((exchange, session))
+    })
+}
+
+/// `message` with what the assistant reported of `reply` (everything but
+/// the text): model, confidence, usage, latency, fallback, `complete`, no
+/// lease.
+pub(super) fn answered_fields(message: Message, reply: &llm::Reply, latency_ms: i64) -> Message {
+    Message {
+        model: Some(reply.model.clone()),
+        confidence: Some(reply.confidence.clamp(0.0, 1.0)),
+        prompt_tokens: reply.usage.map(|u| i64::from(u.prompt_tokens)),
+        completion_tokens: reply.usage.map(|u| i64::from(u.completion_tokens)),
+        latency_ms: Some(latency_ms),
+        fallback: reply.fallback,
+        status: MessageStatus::Complete,
+        lease_owner: None,
+        lease_expires_at: None,
+        ..message
+    }
+}
+
+/// Stores the sources a reply drew on, in order, and returns them.
+pub(super) fn insert_sources(
+    conn: &mut DbConnection,
+    message_id: &str,
+    sources: &[llm::Source],
+) -> Result<Vec<Source>, AppError> {
+    let rows: Vec<Source> = sources
+        .iter()
+        .zip(0..)
+        .map(|(s, position)| Source {
+            id: new_id(),
+            message_id: message_id.to_owned(),
+            position,
+            title: s.title.clone(),
+            url: s.url.clone(),
+            snippet: s.snippet.clone(),
+        })
+        .collect();
+    // One row at a time: diesel's multi-backend connection has no
+    // multi-row insert.
+    for source in &rows {
+        Cached(diesel::insert_into(message_sources::table).values(source)).execute(conn)?;
+    }
+    Ok(rows)
 }
 
 /// The most recent turns that fit both limits, oldest first. Reads at most

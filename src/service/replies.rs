@@ -7,13 +7,13 @@
 
 use diesel::prelude::*;
 
-use super::messages::{with_sources, MessageWithSources};
+use super::messages::{insert_sources, with_sources, MessageWithSources};
 use super::sessions::{self, Access};
-use crate::clock::{new_id, now_ms};
+use crate::clock::now_ms;
 use crate::db::cached::Cached;
-use crate::db::models::{Feedback, Message, Source};
+use crate::db::models::{Feedback, Message};
 use crate::db::schema::chat_messages;
-use crate::db::schema::{message_feedback, message_sources};
+use crate::db::schema::message_feedback;
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::{MessageStatus, Role};
 use crate::error::AppError;
@@ -163,24 +163,7 @@ pub fn complete(
         let Some(message) = completed else {
             return Ok(None);
         };
-        let sources: Vec<Source> = reply
-            .sources
-            .iter()
-            .zip(0..)
-            .map(|(s, position)| Source {
-                id: new_id(),
-                message_id: message_id.to_owned(),
-                position,
-                title: s.title.clone(),
-                url: s.url.clone(),
-                snippet: s.snippet.clone(),
-            })
-            .collect();
-        // One row at a time: diesel's multi-backend connection has no
-        // multi-row insert.
-        for source in &sources {
-            Cached(diesel::insert_into(message_sources::table).values(source)).execute(conn)?;
-        }
+        let sources = insert_sources(conn, message_id, &reply.sources)?;
         // Rated while it was being written, perhaps.
         let feedback = message_feedback::table
             .find(message_id)

@@ -1,7 +1,10 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, Message, Page, Role, Session};
+use crate::helpers::{
+    assert_error, db_count, db_execute, on_postgres, spawn_app, spawn_app_with, Message, Page,
+    Role, Session,
+};
 
 #[tokio::test]
 async fn sending_stores_both_messages_and_returns_them() {
@@ -52,6 +55,87 @@ async fn sending_stores_both_messages_and_returns_them() {
     assert_eq!(page.items[0], *question);
     assert_eq!(page.items[1], *answer);
     assert_eq!(page.next_cursor, None);
+}
+
+/// Notes the id of every message stored `generating` in `generating_seen`.
+async fn note_replies_stored_generating(app: &crate::helpers::TestApp) {
+    db_execute(app, "CREATE TABLE generating_seen (id TEXT)".into()).await;
+    if on_postgres() {
+        db_execute(
+            app,
+            "CREATE FUNCTION note_generating() RETURNS trigger AS $$ BEGIN \
+             INSERT INTO generating_seen VALUES (NEW.id); RETURN NEW; END $$ LANGUAGE plpgsql"
+                .into(),
+        )
+        .await;
+        db_execute(
+            app,
+            "CREATE TRIGGER note_generating AFTER INSERT ON chat_messages FOR EACH ROW \
+             WHEN (NEW.status = 'generating') EXECUTE FUNCTION note_generating()"
+                .into(),
+        )
+        .await;
+    } else {
+        db_execute(
+            app,
+            "CREATE TRIGGER note_generating AFTER INSERT ON chat_messages \
+             WHEN new.status = 'generating' BEGIN \
+             INSERT INTO generating_seen VALUES (new.id); END"
+                .into(),
+        )
+        .await;
+    }
+}
+
+/// The offline responder's answer is ready at once: the question and the
+/// finished reply are stored together, the reply never `generating` (there
+/// is nothing to write piece by piece or take over). A streamed send still
+/// stores it `generating` first, for its writer to fill.
+#[tokio::test]
+async fn an_offline_reply_is_stored_finished_with_its_question() {
+    let app = spawn_app().await;
+    let user = app.new_user("Ann").await;
+    note_replies_stored_generating(&app).await;
+    let session = app.new_session(&user).await.id;
+
+    let exchange = app
+        .send(&user, &session, "How big should my emergency fund be?")
+        .await;
+    let reply = &exchange.assistant_message;
+    assert!(!reply.sources.is_empty(), "{reply:?}");
+    let count = |sql: &str| db_count(&app, sql.to_owned());
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM generating_seen").await,
+        0,
+        "stored generating"
+    );
+    let stored: Page<Message> = app
+        .get_json(&format!("/sessions/{session}/messages"), &user.token)
+        .await;
+    assert_eq!(
+        stored.items,
+        [exchange.user_message, exchange.assistant_message]
+    );
+    let titled: Session = app
+        .get_json(&format!("/sessions/{session}"), &user.token)
+        .await;
+    assert!(titled.title.is_some(), "titled in the same write");
+
+    let streamed = app
+        .post(
+            &format!("/sessions/{session}/messages?stream=true"),
+            &user.token,
+            json!({"content": "And what about index funds?"}),
+        )
+        .await;
+    assert_eq!(streamed.status(), StatusCode::OK);
+    let events = streamed.text().await.unwrap();
+    assert!(events.contains("event: assistant_message"), "{events}");
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM generating_seen").await,
+        1,
+        "the streamed reply, written by its writer"
+    );
 }
 
 #[tokio::test]
