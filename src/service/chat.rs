@@ -287,7 +287,7 @@ impl Chat {
                     &user_id,
                     &session_id,
                     &content,
-                    (limits.max_messages, limits.max_chars),
+                    limits,
                     |history| {
                         assistant.reply_offline_now(&ChatContext {
                             user_name: name,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
+use super::chat::ContextLimits;
 use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use super::sessions::{self, Access};
 use crate::clock::{new_id, now_ms};
@@ -246,15 +247,20 @@ pub fn store_answered_exchange(
     user_id: &str,
     session_id: &str,
     content: &str,
-    history_limits: (usize, usize),
+    limits: ContextLimits,
     answer: impl FnOnce(Vec<llm::Message>) -> llm::Reply,
     also: impl FnOnce(&mut DbConnection, &Exchange) -> Result<(), AppError>,
 ) -> Result<(Exchange, Session), AppError> {
     write_transaction(conn, |conn| {
         let (question, session) = store_question(conn, user_id, session_id, content)?;
-        let (max_messages, max_chars) = history_limits;
         let reply_at = question.created_at + 1;
-        let history = recent_history(conn, session_id, reply_at, max_messages, max_chars)?;
+        let history = recent_history(
+            conn,
+            session_id,
+            reply_at,
+            limits.max_messages,
+            limits.max_chars,
+        )?;
         let answered = answer(history);
         let reply = answered_fields(
             new_message(session_id, Role::Assistant, &answered.content, reply_at),
