@@ -3,6 +3,7 @@
 
 pub mod cached;
 pub mod models;
+mod native;
 pub mod schema;
 pub mod search_index;
 mod writer;
@@ -22,6 +23,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::AppError;
 use crate::telemetry::spawn_blocking_with_tracing;
+pub(crate) use native::native;
 use writer::Writer;
 
 /// The connection every service function works over: one code path for both

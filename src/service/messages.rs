@@ -11,7 +11,7 @@ use crate::clock::{new_id, now_ms};
 use crate::db::cached::{padded, Cached};
 use crate::db::models::{Feedback, Message, Session, Source};
 use crate::db::schema::{chat_messages, chat_sessions, message_feedback, message_sources};
-use crate::db::{write_transaction, DbConnection};
+use crate::db::{native, write_transaction, DbConnection};
 use crate::domain::{MessageStatus, Role};
 use crate::error::AppError;
 use crate::llm;
@@ -42,23 +42,25 @@ pub fn list(
     include_superseded: bool,
 ) -> Result<Page<MessageWithSources>, AppError> {
     sessions::get(conn, access, session_id)?;
-    let mut query = chat_messages::table
-        .filter(chat_messages::session_id.eq(session_id.to_owned()))
-        .select(Message::as_select())
-        .into_boxed();
-    if !include_superseded {
-        // The conversation: the range of the partial index
-        // `chat_messages_conversation`, however many messages were replaced.
-        query = query.filter(chat_messages::superseded_by.is_null());
-    }
-    let query = keyset_page!(
-        query,
-        page,
-        direction,
-        chat_messages::created_at,
-        chat_messages::id
-    );
-    let rows = query.load(conn)?;
+    let rows = native!(conn, |c| {
+        let mut query = chat_messages::table
+            .filter(chat_messages::session_id.eq(session_id.to_owned()))
+            .select(Message::as_select())
+            .into_boxed();
+        if !include_superseded {
+            // The conversation: the range of the partial index
+            // `chat_messages_conversation`, however many messages were replaced.
+            query = query.filter(chat_messages::superseded_by.is_null());
+        }
+        let query = keyset_page!(
+            query,
+            page,
+            direction,
+            chat_messages::created_at,
+            chat_messages::id
+        );
+        query.load(c)
+    })?;
     let stored = with_sources(conn, rows)?;
     Ok(Page::from_rows(stored, page, cursor_of))
 }
@@ -79,21 +81,22 @@ pub(super) fn with_sources(
         (Vec::new(), Vec::new())
     } else {
         let ids = padded(&assistant_ids);
-        (
-            Cached(
+        native!(conn, |c| {
+            let sources = Cached(
                 message_sources::table
                     .filter(message_sources::message_id.eq_any(&ids))
                     .order((message_sources::message_id, message_sources::position))
                     .select(Source::as_select()),
             )
-            .load(conn)?,
-            Cached(
+            .load(c)?;
+            let rated = Cached(
                 message_feedback::table
                     .filter(message_feedback::message_id.eq_any(&ids))
                     .select(Feedback::as_select()),
             )
-            .load(conn)?,
-        )
+            .load(c)?;
+            (sources, rated)
+        })
     };
     for s in sources {
         by_message.entry(s.message_id.clone()).or_default().push(s);

@@ -8,7 +8,7 @@ use super::pagination::{keyset_page, Cursor, Direction, Page, PageRequest};
 use crate::clock::{new_id, now_ms};
 use crate::db::models::Session;
 use crate::db::schema::{chat_sessions, users};
-use crate::db::{write_transaction, DbConnection};
+use crate::db::{native, write_transaction, DbConnection};
 use crate::error::AppError;
 
 fn cursor_of(s: &Session) -> Cursor {
@@ -74,17 +74,17 @@ pub enum Access {
 
 /// The session, or 404 when it is absent or not visible with `access`.
 pub fn get(conn: &mut DbConnection, access: &Access, id: &str) -> Result<Session, AppError> {
-    let mut query = chat_sessions::table
-        .find(id)
-        .select(Session::as_select())
-        .into_boxed();
-    if let Access::Owner(user_id) = access {
-        query = query.filter(chat_sessions::user_id.eq(user_id.clone()));
-    }
-    query
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found("chat session"))
+    let found = native!(conn, |c| {
+        let mut query = chat_sessions::table
+            .find(id)
+            .select(Session::as_select())
+            .into_boxed();
+        if let Access::Owner(user_id) = access {
+            query = query.filter(chat_sessions::user_id.eq(user_id.clone()));
+        }
+        query.first(c).optional()
+    })?;
+    found.ok_or_else(|| AppError::not_found("chat session"))
 }
 
 /// The caller's session, or 404 when it is absent or someone else's.
@@ -125,23 +125,24 @@ pub fn list(
     access: &Access,
     page: &PageRequest,
 ) -> Result<Page<(Session, String)>, AppError> {
-    let mut query = chat_sessions::table
-        .inner_join(users::table)
-        .select((Session::as_select(), users::email))
-        .into_boxed();
-    if let Access::Owner(user_id) = access {
-        query = query.filter(chat_sessions::user_id.eq(user_id.clone()));
-    }
-    let query = keyset_page!(
-        query,
-        page,
-        Direction::Descending,
-        chat_sessions::updated_at,
-        chat_sessions::id
-    );
-    Ok(Page::from_rows(query.load(conn)?, page, |(s, _)| {
-        cursor_of(s)
-    }))
+    let rows = native!(conn, |c| {
+        let mut query = chat_sessions::table
+            .inner_join(users::table)
+            .select((Session::as_select(), users::email))
+            .into_boxed();
+        if let Access::Owner(user_id) = access {
+            query = query.filter(chat_sessions::user_id.eq(user_id.clone()));
+        }
+        let query = keyset_page!(
+            query,
+            page,
+            Direction::Descending,
+            chat_sessions::updated_at,
+            chat_sessions::id
+        );
+        query.load(c)
+    })?;
+    Ok(Page::from_rows(rows, page, |(s, _)| cursor_of(s)))
 }
 
 pub fn rename(

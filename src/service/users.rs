@@ -11,7 +11,7 @@ use crate::clock::{new_id, now_ms};
 use crate::db::cached::{padded, Cached};
 use crate::db::models::User;
 use crate::db::schema::{chat_sessions, users};
-use crate::db::{write_transaction, DbConnection};
+use crate::db::{native, write_transaction, DbConnection};
 use crate::domain::{Email, UserName};
 use crate::error::{is_unique_violation, AppError};
 
@@ -44,12 +44,13 @@ pub fn create(
     Ok(user)
 }
 
+/// Read by every authenticated request: on the backend's own connection.
 pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<User>, AppError> {
-    Ok(users::table
+    Ok(native!(conn, |c| users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 pub fn find_by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User>, AppError> {
