@@ -123,12 +123,14 @@ pub(super) fn bump(
     added: i64,
     at: i64,
 ) -> Result<(), AppError> {
-    Cached(diesel::update(chat_sessions::table.find(session_id)).set((
-        chat_sessions::message_count.eq(chat_sessions::message_count + added),
-        chat_sessions::updated_at.eq(at),
-        chat_sessions::last_message_at.eq(at),
-    )))
-    .execute(conn)?;
+    native!(conn, |c| Cached(
+        diesel::update(chat_sessions::table.find(session_id)).set((
+            chat_sessions::message_count.eq(chat_sessions::message_count + added),
+            chat_sessions::updated_at.eq(at),
+            chat_sessions::last_message_at.eq(at),
+        ))
+    )
+    .execute(c))?;
     Ok(())
 }
 
@@ -188,10 +190,13 @@ fn store_question(
     Ok((question, session))
 }
 
-/// One row at a time: diesel's multi-backend connection has no multi-row
-/// insert.
+/// One row at a time: one statement, kept prepared (a multi-row insert's
+/// SQL depends on the number of rows).
 fn insert(conn: &mut DbConnection, row: &Message) -> Result<(), AppError> {
-    Cached(diesel::insert_into(chat_messages::table).values(row)).execute(conn)?;
+    native!(conn, |c| Cached(
+        diesel::insert_into(chat_messages::table).values(row)
+    )
+    .execute(c))?;
     Ok(())
 }
 
@@ -315,10 +320,12 @@ pub(super) fn insert_sources(
             snippet: s.snippet.clone(),
         })
         .collect();
-    // One row at a time: diesel's multi-backend connection has no
-    // multi-row insert.
+    // One row at a time, as [`insert`] does.
     for source in &rows {
-        Cached(diesel::insert_into(message_sources::table).values(source)).execute(conn)?;
+        native!(conn, |c| Cached(
+            diesel::insert_into(message_sources::table).values(source)
+        )
+        .execute(c))?;
     }
     Ok(rows)
 }
@@ -337,7 +344,7 @@ pub fn recent_history(
     max_chars: usize,
 ) -> Result<Vec<llm::Message>, AppError> {
     let limit = i64::try_from(max_messages).unwrap_or(i64::MAX);
-    let rows: Vec<(Role, String)> = chat_messages::table
+    let rows: Vec<(Role, String)> = native!(conn, |c| chat_messages::table
         .filter(chat_messages::session_id.eq(session_id))
         .filter(chat_messages::superseded_by.is_null())
         .filter(chat_messages::created_at.lt(before))
@@ -345,7 +352,7 @@ pub fn recent_history(
         .order((chat_messages::created_at.desc(), chat_messages::id.desc()))
         .select((chat_messages::role, chat_messages::content))
         .limit(limit)
-        .load(conn)?;
+        .load(c))?;
     let mut turns = Vec::with_capacity(rows.len());
     let mut chars = 0usize;
     for (role, content) in rows {

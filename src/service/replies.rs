@@ -14,7 +14,7 @@ use crate::db::cached::Cached;
 use crate::db::models::{Feedback, Message};
 use crate::db::schema::chat_messages;
 use crate::db::schema::message_feedback;
-use crate::db::{write_transaction, DbConnection};
+use crate::db::{native, write_transaction, DbConnection};
 use crate::domain::{MessageStatus, Role};
 use crate::error::AppError;
 use crate::llm::Reply;
@@ -28,13 +28,13 @@ pub fn find(
     message_id: &str,
 ) -> Result<MessageWithSources, AppError> {
     sessions::get(conn, access, session_id)?;
-    let message = chat_messages::table
+    let message = native!(conn, |c| chat_messages::table
         .find(message_id)
         .filter(chat_messages::session_id.eq(session_id))
         .select(Message::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found("message"))?;
+        .first(c)
+        .optional())?
+    .ok_or_else(|| AppError::not_found("message"))?;
     let mut found = with_sources(conn, vec![message])?;
     found.pop().ok_or_else(|| AppError::not_found("message"))
 }
@@ -45,11 +45,11 @@ pub fn load(
     conn: &mut DbConnection,
     message_id: &str,
 ) -> Result<Option<MessageWithSources>, AppError> {
-    let message = chat_messages::table
+    let message = native!(conn, |c| chat_messages::table
         .find(message_id)
         .select(Message::as_select())
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     Ok(match message {
         Some(m) => with_sources(conn, vec![m])?.pop(),
         None => None,
@@ -75,16 +75,17 @@ impl Progress {
 }
 
 pub fn progress(conn: &mut DbConnection, message_id: &str) -> Result<Option<Progress>, AppError> {
-    let row: Option<(String, MessageStatus, Option<String>, Option<i64>)> = chat_messages::table
-        .find(message_id)
-        .select((
-            chat_messages::content,
-            chat_messages::status,
-            chat_messages::lease_owner,
-            chat_messages::lease_expires_at,
-        ))
-        .first(conn)
-        .optional()?;
+    let row: Option<(String, MessageStatus, Option<String>, Option<i64>)> =
+        native!(conn, |c| chat_messages::table
+            .find(message_id)
+            .select((
+                chat_messages::content,
+                chat_messages::status,
+                chat_messages::lease_owner,
+                chat_messages::lease_expires_at,
+            ))
+            .first(c)
+            .optional())?;
     Ok(row.map(
         |(content, status, lease_owner, lease_expires_at)| Progress {
             content,
@@ -105,7 +106,7 @@ pub fn save(
     content: &str,
     lease_until: i64,
 ) -> Result<bool, AppError> {
-    let updated = Cached(
+    let updated = native!(conn, |c| Cached(
         diesel::update(
             chat_messages::table
                 .find(message_id)
@@ -117,7 +118,7 @@ pub fn save(
             chat_messages::lease_expires_at.eq(lease_until),
         )),
     )
-    .execute(conn)?;
+    .execute(c))?;
     Ok(updated == 1)
 }
 
@@ -134,7 +135,7 @@ pub fn complete(
     latency_ms: i64,
 ) -> Result<Option<MessageWithSources>, AppError> {
     write_transaction(conn, |conn| {
-        let completed = Cached(
+        let completed = native!(conn, |c| Cached(
             diesel::update(
                 chat_messages::table
                     .find(message_id)
@@ -154,22 +155,21 @@ pub fn complete(
                 chat_messages::lease_owner.eq(None::<String>),
                 chat_messages::lease_expires_at.eq(None::<i64>),
             ))
-            // Every column, in the order of `Message`'s fields (the
-            // multi-backend connection has no `RETURNING` of a `Selectable`).
+            // Every column, in the order of `Message`'s fields.
             .returning(chat_messages::all_columns),
         )
-        .get_result::<Message>(conn)
-        .optional()?;
+        .get_result::<Message>(c)
+        .optional())?;
         let Some(message) = completed else {
             return Ok(None);
         };
         let sources = insert_sources(conn, message_id, &reply.sources)?;
         // Rated while it was being written, perhaps.
-        let feedback = message_feedback::table
+        let feedback = native!(conn, |c| message_feedback::table
             .find(message_id)
             .select(Feedback::as_select())
-            .first(conn)
-            .optional()?;
+            .first(c)
+            .optional())?;
         Ok(Some(MessageWithSources {
             message,
             sources,
