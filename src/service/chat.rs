@@ -6,7 +6,9 @@
 //! and everyone who reads it — the request that sent the question, a client
 //! resuming, a non-streamed send waiting — follows that same stored reply.
 //! A reply whose writer died is taken over by [`Chat::run_background`] on
-//! any process.
+//! any process. A reply that is ready at once (the offline responder's, for
+//! a send that does not stream) needs none of this: it is stored finished
+//! with its question ([`Chat::start`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -243,7 +245,9 @@ impl Chat {
 
     /// Stores the question and its reply (`generating`) in one transaction
     /// and starts writing the reply (`streamed`: piece by piece). `also` runs
-    /// inside that transaction.
+    /// inside that transaction. Without a provider, a send that does not
+    /// stream gets its reply at once, stored finished in that transaction
+    /// (the returned reply is then `complete`).
     /// 404 when the session is absent or not the asker's.
     pub async fn start(
         &self,
