@@ -15,10 +15,10 @@
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
-use super::messages::{bump, Exchange, Lease, MessageWithSources};
+use super::messages::{
+    bump, insert, new_row, next_time, stored, Exchange, Lease, MessageWithSources,
+};
 use super::sessions;
-use crate::clock::{new_id, now_ms};
-use crate::db::cached::Cached;
 use crate::db::models::{Message, Session};
 use crate::db::schema::chat_messages;
 use crate::db::{write_transaction, DbConnection};
@@ -40,46 +40,6 @@ fn message_in(
         .first(conn)
         .optional()?
         .ok_or_else(|| AppError::not_found("message"))
-}
-
-/// A new row of the session: complete, or a reply to write (`generating`,
-/// empty, leased).
-fn new_row(session_id: &str, role: Role, content: &str, at: i64, lease: Option<&Lease>) -> Message {
-    Message {
-        id: new_id(),
-        session_id: session_id.to_owned(),
-        role,
-        content: content.to_owned(),
-        model: None,
-        confidence: None,
-        prompt_tokens: None,
-        completion_tokens: None,
-        latency_ms: None,
-        fallback: false,
-        created_at: at,
-        status: if lease.is_some() {
-            MessageStatus::Generating
-        } else {
-            MessageStatus::Complete
-        },
-        superseded_by: None,
-        lease_owner: lease.map(|l| l.owner.clone()),
-        lease_expires_at: lease.map(|l| now_ms() + l.ttl_ms),
-    }
-}
-
-/// Strictly after everything already in the session (superseded messages
-/// included), so the conversation's order stays the order of `created_at`.
-fn next_time(session: &Session) -> i64 {
-    now_ms().max(session.last_message_at.map_or(0, |t| t + 1))
-}
-
-fn stored(message: Message) -> MessageWithSources {
-    MessageWithSources {
-        message,
-        sources: Vec::new(),
-        feedback: None,
-    }
 }
 
 /// Replaces the last reply of the conversation with a new one
@@ -136,7 +96,7 @@ pub fn start_regenerate(
                 .into(),
             ));
         }
-        Cached(diesel::insert_into(chat_messages::table).values(&reply)).execute(conn)?;
+        insert(conn, &reply)?;
         // One reply out of the conversation, one in.
         bump(conn, session_id, 0, at)?;
         let reply = stored(reply);
@@ -212,9 +172,8 @@ pub fn start_edit(
         )
         .set(chat_messages::superseded_by.eq(&question.id))
         .execute(conn)?;
-        // One row at a time: the multi-backend connection has no batch insert.
         for row in [&question, &reply] {
-            Cached(diesel::insert_into(chat_messages::table).values(row)).execute(conn)?;
+            insert(conn, row)?;
         }
         let left = 1 + i64::try_from(after).unwrap_or(i64::MAX);
         bump(conn, session_id, 2 - left, at + 1)?;

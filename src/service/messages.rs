@@ -149,8 +149,15 @@ pub struct Exchange {
     pub reply: MessageWithSources,
 }
 
-/// A new complete message of `session_id` without any of a reply's metadata.
-fn new_message(session_id: &str, role: Role, content: &str, at: i64) -> Message {
+/// A new row of the session: complete (no lease), or a reply to write
+/// (`generating`, leased); without any of a reply's metadata.
+pub(super) fn new_row(
+    session_id: &str,
+    role: Role,
+    content: &str,
+    at: i64,
+    lease: Option<&Lease>,
+) -> Message {
     Message {
         id: new_id(),
         session_id: session_id.to_owned(),
@@ -163,17 +170,34 @@ fn new_message(session_id: &str, role: Role, content: &str, at: i64) -> Message 
         latency_ms: None,
         fallback: false,
         created_at: at,
-        status: MessageStatus::Complete,
+        status: if lease.is_some() {
+            MessageStatus::Generating
+        } else {
+            MessageStatus::Complete
+        },
         superseded_by: None,
-        lease_owner: None,
-        lease_expires_at: None,
+        lease_owner: lease.map(|l| l.owner.clone()),
+        lease_expires_at: lease.map(|l| now_ms() + l.ttl_ms),
     }
 }
 
-/// Locks the asker's session and stores the question, strictly after
-/// everything already in the session (so the order of the conversation is
-/// the order of `created_at`). Returns the question and the session as it
-/// was before.
+/// Strictly after everything already in the session (superseded messages
+/// included), so the conversation's order stays the order of `created_at`.
+pub(super) fn next_time(session: &Session) -> i64 {
+    now_ms().max(session.last_message_at.map_or(0, |t| t + 1))
+}
+
+/// A row just stored: no sources, no feedback yet.
+pub(super) fn stored(message: Message) -> MessageWithSources {
+    MessageWithSources {
+        message,
+        sources: Vec::new(),
+        feedback: None,
+    }
+}
+
+/// Locks the asker's session and stores the question after everything in
+/// it. Returns the question and the session as it was before.
 fn store_question(
     conn: &mut DbConnection,
     user_id: &str,
@@ -184,35 +208,19 @@ fn store_question(
     // on a backend with concurrent writers, changes to one conversation
     // then happen one after the other and `last_message_at` is current.
     let session = sessions::lock_owned(conn, user_id, session_id)?;
-    let now = now_ms().max(session.last_message_at.map_or(0, |t| t + 1));
-    let question = new_message(session_id, Role::User, content, now);
+    let question = new_row(session_id, Role::User, content, next_time(&session), None);
     insert(conn, &question)?;
     Ok((question, session))
 }
 
 /// One row at a time: one statement, kept prepared (a multi-row insert's
 /// SQL depends on the number of rows).
-fn insert(conn: &mut DbConnection, row: &Message) -> Result<(), AppError> {
+pub(super) fn insert(conn: &mut DbConnection, row: &Message) -> Result<(), AppError> {
     native!(conn, |c| Cached(
         diesel::insert_into(chat_messages::table).values(row)
     )
     .execute(c))?;
     Ok(())
-}
-
-fn exchange(question: Message, reply: Message, sources: Vec<Source>) -> Exchange {
-    Exchange {
-        user_message: MessageWithSources {
-            message: question,
-            sources: Vec::new(),
-            feedback: None,
-        },
-        reply: MessageWithSources {
-            message: reply,
-            sources,
-            feedback: None,
-        },
-    }
 }
 
 /// Stores the user's message and the row of its reply (`generating`, empty,
@@ -229,15 +237,14 @@ pub fn start_exchange(
 ) -> Result<(Exchange, Session), AppError> {
     write_transaction(conn, |conn| {
         let (question, session) = store_question(conn, user_id, session_id, content)?;
-        let reply = Message {
-            status: MessageStatus::Generating,
-            lease_owner: Some(lease.owner.clone()),
-            lease_expires_at: Some(now_ms() + lease.ttl_ms),
-            ..new_message(session_id, Role::Assistant, "", question.created_at + 1)
-        };
+        let at = question.created_at + 1;
+        let reply = new_row(session_id, Role::Assistant, "", at, Some(lease));
         insert(conn, &reply)?;
-        bump(conn, session_id, 2, reply.created_at)?;
-        let exchange = exchange(question, reply, Vec::new());
+        bump(conn, session_id, 2, at)?;
+        let exchange = Exchange {
+            user_message: stored(question),
+            reply: stored(reply),
+        };
         also(conn, &exchange)?;
         Ok((exchange, session))
     })
@@ -271,14 +278,26 @@ pub fn store_answered_exchange(
         )?;
         let answered = answer(history);
         let reply = answered_fields(
-            new_message(session_id, Role::Assistant, &answered.content, reply_at),
+            new_row(
+                session_id,
+                Role::Assistant,
+                &answered.content,
+                reply_at,
+                None,
+            ),
             &answered,
             i64::try_from(answered.latency_ms).unwrap_or(i64::MAX),
         );
         insert(conn, &reply)?;
         let sources = insert_sources(conn, &reply.id, &answered.sources)?;
         bump(conn, session_id, 2, reply_at)?;
-        let exchange = exchange(question, reply, sources);
+        let exchange = Exchange {
+            user_message: stored(question),
+            reply: MessageWithSources {
+                sources,
+                ..stored(reply)
+            },
+        };
         also(conn, &exchange)?;
         Ok((exchange, session))
     })
