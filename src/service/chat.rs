@@ -106,6 +106,7 @@ struct Job {
     /// answer (a non-streamed send, which has nobody to show pieces to).
     streamed: bool,
     needs_title: bool,
+    spender: Spender,
 }
 
 /// Counts a running writer for as long as it lives.
@@ -161,6 +162,37 @@ fn record_usage(conn: &mut DbConnection, user_id: &str, used: Usage) -> Result<(
     usage::record(conn, user_id, &usage::day_of(now_ms()), spent)
 }
 
+/// Whose tokens a reply spends, and whether the provider may be asked for
+/// it: not when the owner's daily quota is used up.
+#[derive(Debug, Clone, Default)]
+struct Spender {
+    /// `None` without a provider: no token is spent, no quota applies.
+    owner: Option<String>,
+    over_quota: bool,
+}
+
+impl Spender {
+    /// Read in the transaction that starts (or takes over) the reply, so
+    /// every reply [`Chat::write`] writes was checked and no path reaches
+    /// the provider past the quota. Without a provider, nothing to read.
+    fn of(conn: &mut DbConnection, has_provider: bool, quota: Quota, session_id: &str) -> Self {
+        if !has_provider {
+            return Self::default();
+        }
+        match usage::owner_and_quota(conn, session_id, &usage::day_of(now_ms()), quota) {
+            Ok(Some((owner, over_quota))) => Self {
+                owner: Some(owner),
+                over_quota,
+            },
+            Ok(None) => Self::default(),
+            Err(e) => {
+                tracing::warn!(error = ?e, "cannot read the token quota; the provider may answer");
+                Self::default()
+            }
+        }
+    }
+}
+
 /// How a writer's loop ended.
 enum Ended {
     Written,
@@ -203,32 +235,6 @@ impl Chat {
 
     pub fn assistant(&self) -> &Assistant {
         &self.assistant
-    }
-
-    /// Whose reply this is and whether the provider may be asked for it:
-    /// not when the owner's daily quota is used up. Every reply (a send, a
-    /// takeover, and whatever else produces one) is written by
-    /// [`Self::write`], which asks this first, so no path reaches the
-    /// provider past the quota. Without a provider no token is spent and
-    /// no quota applies: nothing to read.
-    async fn owner_and_quota(&self, session_id: &str) -> (Option<String>, bool) {
-        if !self.assistant.has_provider() {
-            return (None, false);
-        }
-        let (session_id, quota) = (session_id.to_owned(), self.quota);
-        let day = usage::day_of(now_ms());
-        match self
-            .db
-            .read(move |conn| usage::owner_and_quota(conn, &session_id, &day, quota))
-            .await
-        {
-            Ok(Some((owner, used_up))) => (Some(owner), used_up),
-            Ok(None) => (None, false),
-            Err(e) => {
-                tracing::warn!(error = ?e, "cannot read the token quota; the provider may answer");
-                (None, false)
-            }
-        }
     }
 
     /// How many replies this process is generating now (for the metrics).
@@ -376,10 +382,12 @@ impl Chat {
             + 'static,
     ) -> Result<T, AppError> {
         let (lease, limits) = (self.lease(), self.limits);
-        let (stored, reply, context, needs_title) = self
+        let (has_provider, quota) = (self.assistant.has_provider(), self.quota);
+        let (stored, reply, context, needs_title, spender) = self
             .db
             .write(move |conn| {
                 let (stored, reply, session) = store(conn, &lease)?;
+                let spender = Spender::of(conn, has_provider, quota, &reply.session_id);
                 let history = messages::recent_history(
                     conn,
                     &reply.session_id,
@@ -388,7 +396,7 @@ impl Chat {
                     limits.max_chars,
                 )?;
                 let context = ChatContext { user_name, history };
-                Ok((stored, reply, context, session.title.is_none()))
+                Ok((stored, reply, context, session.title.is_none(), spender))
             })
             .await?;
         self.spawn_writer(Job {
@@ -397,6 +405,7 @@ impl Chat {
             prefix: String::new(),
             streamed,
             needs_title,
+            spender,
         });
         Ok(stored)
     }
@@ -425,10 +434,14 @@ impl Chat {
             prefix,
             streamed,
             needs_title,
+            spender:
+                Spender {
+                    owner: owner_id,
+                    over_quota,
+                },
         } = job;
         let id = reply.id.clone();
         let continuation = !prefix.is_empty();
-        let (owner_id, over_quota) = self.owner_and_quota(&reply.session_id).await;
         if over_quota && self.assistant.has_provider() {
             self.assistant.metrics().quota_fallback();
         }
@@ -807,6 +820,7 @@ impl Chat {
             self.writers.lease_ms,
             self.limits,
         );
+        let (has_provider, quota) = (self.assistant.has_provider(), self.quota);
         let jobs = self
             .db
             .write(move |conn| {
@@ -822,12 +836,14 @@ impl Chat {
                         limits.max_messages,
                         limits.max_chars,
                     )?;
+                    let spender = Spender::of(conn, has_provider, quota, &reply.session_id);
                     jobs.push(Job {
                         prefix: reply.content.clone(),
                         streamed: true,
                         reply,
                         context: ChatContext { user_name, history },
                         needs_title: title.is_none(),
+                        spender,
                     });
                 }
                 Ok(jobs)
