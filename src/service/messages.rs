@@ -276,20 +276,20 @@ pub fn store_answered_exchange(
             limits.max_messages,
             limits.max_chars,
         )?;
-        let answered = answer(history);
-        let reply = answered_fields(
+        let replied = answer(history);
+        let latency_ms = i64::try_from(replied.latency_ms).unwrap_or(i64::MAX);
+        let reply = finished(
             new_row(
                 session_id,
                 Role::Assistant,
-                &answered.content,
+                &replied.content,
                 reply_at,
                 None,
             ),
-            &answered,
-            i64::try_from(answered.latency_ms).unwrap_or(i64::MAX),
+            Answered::of(&replied, latency_ms),
         );
         insert(conn, &reply)?;
-        let sources = insert_sources(conn, &reply.id, &answered.sources)?;
+        let sources = insert_sources(conn, &reply.id, &replied.sources)?;
         bump(conn, session_id, 2, reply_at)?;
         let exchange = Exchange {
             user_message: stored(question),
@@ -303,17 +303,39 @@ pub fn store_answered_exchange(
     })
 }
 
-/// `message` with what the assistant reported of `reply` (everything but
-/// the text): model, confidence, usage, latency, fallback, `complete`, no
-/// lease.
-pub(super) fn answered_fields(message: Message, reply: &llm::Reply, latency_ms: i64) -> Message {
+/// What the assistant reported of a reply (everything but its text and
+/// sources), as a finished reply stores it.
+pub(super) struct Answered {
+    pub model: Option<String>,
+    pub confidence: Option<f64>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub fallback: bool,
+}
+
+impl Answered {
+    pub fn of(reply: &llm::Reply, latency_ms: i64) -> Self {
+        Self {
+            model: Some(reply.model.clone()),
+            confidence: Some(reply.confidence.clamp(0.0, 1.0)),
+            prompt_tokens: reply.usage.map(|u| i64::from(u.prompt_tokens)),
+            completion_tokens: reply.usage.map(|u| i64::from(u.completion_tokens)),
+            latency_ms: Some(latency_ms),
+            fallback: reply.fallback,
+        }
+    }
+}
+
+/// `message`, finished: `complete`, no lease, with what was `answered`.
+fn finished(message: Message, answered: Answered) -> Message {
     Message {
-        model: Some(reply.model.clone()),
-        confidence: Some(reply.confidence.clamp(0.0, 1.0)),
-        prompt_tokens: reply.usage.map(|u| i64::from(u.prompt_tokens)),
-        completion_tokens: reply.usage.map(|u| i64::from(u.completion_tokens)),
-        latency_ms: Some(latency_ms),
-        fallback: reply.fallback,
+        model: answered.model,
+        confidence: answered.confidence,
+        prompt_tokens: answered.prompt_tokens,
+        completion_tokens: answered.completion_tokens,
+        latency_ms: answered.latency_ms,
+        fallback: answered.fallback,
         status: MessageStatus::Complete,
         lease_owner: None,
         lease_expires_at: None,

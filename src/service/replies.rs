@@ -7,7 +7,7 @@
 
 use diesel::prelude::*;
 
-use super::messages::{insert_sources, with_sources, MessageWithSources};
+use super::messages::{insert_sources, with_sources, Answered, MessageWithSources};
 use super::sessions::{self, Access};
 use crate::clock::now_ms;
 use crate::db::cached::Cached;
@@ -134,6 +134,7 @@ pub fn complete(
     reply: &Reply,
     latency_ms: i64,
 ) -> Result<Option<MessageWithSources>, AppError> {
+    let answered = Answered::of(reply, latency_ms);
     write_transaction(conn, |conn| {
         let completed = native!(conn, |c| Cached(
             diesel::update(
@@ -144,13 +145,12 @@ pub fn complete(
             )
             .set((
                 chat_messages::content.eq(content),
-                chat_messages::model.eq(&reply.model),
-                chat_messages::confidence.eq(reply.confidence.clamp(0.0, 1.0)),
-                chat_messages::prompt_tokens.eq(reply.usage.map(|u| i64::from(u.prompt_tokens))),
-                chat_messages::completion_tokens
-                    .eq(reply.usage.map(|u| i64::from(u.completion_tokens))),
-                chat_messages::latency_ms.eq(latency_ms),
-                chat_messages::fallback.eq(reply.fallback),
+                chat_messages::model.eq(&answered.model),
+                chat_messages::confidence.eq(answered.confidence),
+                chat_messages::prompt_tokens.eq(answered.prompt_tokens),
+                chat_messages::completion_tokens.eq(answered.completion_tokens),
+                chat_messages::latency_ms.eq(answered.latency_ms),
+                chat_messages::fallback.eq(answered.fallback),
                 chat_messages::status.eq(MessageStatus::Complete),
                 chat_messages::lease_owner.eq(None::<String>),
                 chat_messages::lease_expires_at.eq(None::<i64>),
