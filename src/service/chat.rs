@@ -468,9 +468,12 @@ impl Chat {
         };
         let mut text = prefix;
         let mut saved = text.len();
-        let mut tick = tokio::time::interval(SAVE_EVERY);
+        // The first save is due one period from now. (Not `interval`, whose
+        // first tick is "at once": the timer rounds that up to its next
+        // millisecond, so awaiting it held every reply back by about 1 ms.)
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + SAVE_EVERY, SAVE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
         let hand_over = handed_over(self.writers.hand_over.subscribe());
         tokio::pin!(hand_over);
         let ended = loop {
