@@ -1,6 +1,5 @@
 //! Builds the application: state, routes, middleware, and the bound server.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -170,7 +169,7 @@ impl Application {
             settings: Arc::new(settings),
         });
         let listener =
-            TcpListener::bind(&state.settings.bind).map_err(|source| StartupError::Bind {
+            crate::listener::bind(&state.settings.bind).map_err(|source| StartupError::Bind {
                 addr: state.settings.bind.clone(),
                 source,
             })?;
