@@ -680,10 +680,12 @@ mod tests {
     }
 
     /// `.cargo/config.toml` builds the bundled SQLite with the query
-    /// planner stability guarantee: without it every statement with a
-    /// `LIMIT ?` is planned again at each execution (see that file).
+    /// planner stability guarantee (without it every statement with a
+    /// `LIMIT ?` is planned again at each execution), in multi-thread mode
+    /// and without memory statistics (no mutex in every call and every
+    /// allocation); see that file.
     #[test]
-    fn sqlite_is_built_with_a_plan_independent_of_bound_values() {
+    fn sqlite_is_built_with_the_options_of_the_cargo_config() {
         #[derive(diesel::QueryableByName)]
         struct CompileOption {
             #[diesel(sql_type = diesel::sql_types::Text)]
@@ -697,10 +699,12 @@ mod tests {
             .into_iter()
             .map(|o| o.compile_options)
             .collect();
-        assert!(
-            options.iter().any(|o| o == "ENABLE_QPSG"),
-            "SQLite was built without SQLITE_ENABLE_QPSG (LIBSQLITE3_FLAGS): {options:?}"
-        );
+        for wanted in ["ENABLE_QPSG", "THREADSAFE=2", "DEFAULT_MEMSTATUS=0"] {
+            assert!(
+                options.iter().any(|o| o == wanted),
+                "SQLite was built without SQLITE_{wanted} (LIBSQLITE3_FLAGS): {options:?}"
+            );
+        }
     }
 
     #[cfg(unix)]
