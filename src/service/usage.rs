@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Text};
 
 use crate::db::cached::{padded, Cached};
 use crate::db::schema::{chat_sessions, token_usage};
-use crate::db::DbConnection;
+use crate::db::{native, DbConnection};
 use crate::error::AppError;
 
 /// A UTC day as stored and shown: `YYYY-MM-DD`.
@@ -54,18 +54,21 @@ pub fn record(
     if spent.total() == 0 {
         return Ok(());
     }
-    diesel::sql_query(
-        "INSERT INTO token_usage (user_id, day, prompt_tokens, completion_tokens) \
-         VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (user_id, day) DO UPDATE SET \
-           prompt_tokens = token_usage.prompt_tokens + excluded.prompt_tokens, \
-           completion_tokens = token_usage.completion_tokens + excluded.completion_tokens",
+    // Kept prepared (a reply's last write; diesel prepares raw SQL anew).
+    native!(conn, |c| Cached(
+        diesel::sql_query(
+            "INSERT INTO token_usage (user_id, day, prompt_tokens, completion_tokens) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, day) DO UPDATE SET \
+               prompt_tokens = token_usage.prompt_tokens + excluded.prompt_tokens, \
+               completion_tokens = token_usage.completion_tokens + excluded.completion_tokens",
+        )
+        .bind::<Text, _>(user_id)
+        .bind::<Text, _>(day)
+        .bind::<BigInt, _>(spent.prompt_tokens)
+        .bind::<BigInt, _>(spent.completion_tokens)
     )
-    .bind::<Text, _>(user_id)
-    .bind::<Text, _>(day)
-    .bind::<BigInt, _>(spent.prompt_tokens)
-    .bind::<BigInt, _>(spent.completion_tokens)
-    .execute(conn)?;
+    .execute(c))?;
     Ok(())
 }
 
@@ -151,6 +154,61 @@ pub fn owner_and_quota(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn additions_add_up_through_one_statement_kept_prepared() {
+        use diesel::connection::{Connection, InstrumentationEvent};
+        use std::sync::{Arc, Mutex};
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Database::connect(&dir.path().join("u.db").display().to_string(), 1)
+            .unwrap();
+        db.migrate().unwrap();
+        let mut conn = db.get().unwrap();
+        diesel::sql_query(
+            "INSERT INTO users (id, email, name, password_hash, created_at) \
+             VALUES ('u', 'u@example.com', 'U', 'x', 0)",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        let prepared = Arc::new(Mutex::new(Vec::<String>::new()));
+        let seen = Arc::clone(&prepared);
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::CacheQuery { sql, .. } = event {
+                seen.lock().unwrap().push(sql.to_owned());
+            }
+        });
+        for (prompt_tokens, completion_tokens) in [(10, 1), (20, 2), (0, 0), (30, 3)] {
+            let spent = Spent {
+                prompt_tokens,
+                completion_tokens,
+            };
+            record(&mut conn, "u", "2026-12-07", spent).unwrap();
+        }
+        record(
+            &mut conn,
+            "u",
+            "2026-12-08",
+            Spent {
+                prompt_tokens: 5,
+                completion_tokens: 5,
+            },
+        )
+        .unwrap();
+        let on = |conn: &mut DbConnection, day| spent_on(conn, "u", day).unwrap();
+        assert_eq!(
+            on(&mut conn, "2026-12-07"),
+            Spent {
+                prompt_tokens: 60,
+                completion_tokens: 6
+            }
+        );
+        assert_eq!(on(&mut conn, "2026-12-08").total(), 10);
+        let prepared = prepared.lock().unwrap();
+        let upserts = prepared
+            .iter()
+            .filter(|sql| sql.starts_with("INSERT INTO token_usage"));
+        assert_eq!(upserts.count(), 1, "{prepared:?}");
+    }
 
     #[test]
     fn days_and_midnights_are_utc() {
