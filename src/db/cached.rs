@@ -88,28 +88,29 @@ pub fn padded<T: Clone>(values: &[T]) -> Vec<T> {
     padded
 }
 
+/// For tests: the SQL of every statement a connection prepared to keep
+/// (`conn.set_instrumentation(prepared.clone())`).
 #[cfg(test)]
-mod tests {
-    use std::sync::{Arc, Mutex};
+#[derive(Clone, Default)]
+pub(crate) struct Prepared(pub(crate) std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 
-    use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
-    use diesel::prelude::*;
-
-    use super::{padded, Cached};
-    use crate::db::schema::chat_sessions;
-    use crate::db::DbConnection;
-
-    /// The SQL of every statement the connection prepared to keep.
-    #[derive(Clone, Default)]
-    struct Prepared(Arc<Mutex<Vec<String>>>);
-
-    impl Instrumentation for Prepared {
-        fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-            if let InstrumentationEvent::CacheQuery { sql, .. } = event {
-                self.0.lock().unwrap().push(sql.to_owned());
-            }
+#[cfg(test)]
+impl diesel::connection::Instrumentation for Prepared {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        if let diesel::connection::InstrumentationEvent::CacheQuery { sql, .. } = event {
+            self.0.lock().unwrap().push(sql.to_owned());
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+
+    use super::{padded, Cached, Prepared};
+    use crate::db::schema::chat_sessions;
+    use crate::db::DbConnection;
 
     #[test]
     fn a_cached_update_is_prepared_once_per_connection() {

@@ -166,23 +166,17 @@ mod tests {
 
     #[test]
     fn the_notes_are_applied_by_statements_prepared_once_per_connection() {
-        use diesel::connection::{Connection, InstrumentationEvent};
-        use std::sync::{Arc, Mutex};
+        use diesel::connection::Connection;
         let dir = tempfile::tempdir().unwrap();
         let db = Database::connect(&dir.path().join("p.db").display().to_string(), 1).unwrap();
         let mut conn = migrated_with_a_session(&db);
-        let prepared = Arc::new(Mutex::new(Vec::<String>::new()));
-        let seen = Arc::clone(&prepared);
-        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::CacheQuery { sql, .. } = event {
-                seen.lock().unwrap().push(sql.to_owned());
-            }
-        });
+        let prepared = crate::db::cached::Prepared::default();
+        conn.set_instrumentation(prepared.clone());
         for n in 0..3 {
             commit(&mut conn, |c| message(c, &format!("m{n}"), "zorblax"));
         }
         assert_eq!(matches(&mut conn, "zorblax"), 3);
-        let prepared = prepared.lock().unwrap();
+        let prepared = prepared.0.lock().unwrap();
         for statement in [super::APPLY, super::CLEAR] {
             let times = prepared.iter().filter(|sql| *sql == statement).count();
             assert_eq!(times, 1, "{statement}: {prepared:?}");

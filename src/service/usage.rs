@@ -157,8 +157,7 @@ mod tests {
 
     #[test]
     fn additions_add_up_through_one_statement_kept_prepared() {
-        use diesel::connection::{Connection, InstrumentationEvent};
-        use std::sync::{Arc, Mutex};
+        use diesel::connection::Connection;
         let dir = tempfile::tempdir().unwrap();
         let db = crate::db::Database::connect(&dir.path().join("u.db").display().to_string(), 1)
             .unwrap();
@@ -170,13 +169,8 @@ mod tests {
         )
         .execute(&mut *conn)
         .unwrap();
-        let prepared = Arc::new(Mutex::new(Vec::<String>::new()));
-        let seen = Arc::clone(&prepared);
-        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::CacheQuery { sql, .. } = event {
-                seen.lock().unwrap().push(sql.to_owned());
-            }
-        });
+        let prepared = crate::db::cached::Prepared::default();
+        conn.set_instrumentation(prepared.clone());
         for (prompt_tokens, completion_tokens) in [(10, 1), (20, 2), (0, 0), (30, 3)] {
             let spent = Spent {
                 prompt_tokens,
@@ -203,7 +197,7 @@ mod tests {
             }
         );
         assert_eq!(on(&mut conn, "2026-12-08").total(), 10);
-        let prepared = prepared.lock().unwrap();
+        let prepared = prepared.0.lock().unwrap();
         let upserts = prepared
             .iter()
             .filter(|sql| sql.starts_with("INSERT INTO token_usage"));
