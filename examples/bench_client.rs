@@ -13,15 +13,18 @@
 //! - `streams` opens one streamed send per session of that file, all at once,
 //!   reads every SSE event, and reports how many completed with the expected
 //!   text, how many are stored `complete` with it, and the time to the first
-//!   `delta` (p50/p99) and to the end.
+//!   `delta` (p50/p99) and to the end. With `--mock`, also (from the mock's
+//!   timeline) how long each request took to reach the upstream and how long
+//!   the upstream's first piece took to reach the client.
 //!
 //! ```sh
 //! cargo run --release --example bench_client -- seed --base http://127.0.0.1:8080 --out seed.env
 //! cargo run --release --example bench_client -- streams --base http://127.0.0.1:8080 --sessions seed.streams
 //! ```
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
 use futures_util::{stream, StreamExt};
@@ -91,6 +94,10 @@ struct StreamArgs {
     /// The upstream's own delay before its first piece, in milliseconds.
     #[arg(long, default_value_t = 50)]
     first_ms: u64,
+    /// The mock upstream's base URL (`…/v1`): its `/timeline` says when each
+    /// stream's request reached it and when it sent the first piece.
+    #[arg(long)]
+    mock: Option<String>,
 }
 
 #[tokio::main]
@@ -292,19 +299,32 @@ async fn seed(args: SeedArgs) -> Result<(), Error> {
 
 /// What one streamed send saw.
 struct Seen {
+    /// When the request was sent and the first delta arrived, µs since the
+    /// epoch: compared with the mock's own timeline.
+    sent_at_us: u64,
+    first_delta_at_us: Option<u64>,
     first_delta: Option<Duration>,
     total: Duration,
     text: String,
     finished: bool,
 }
 
-async fn one_stream(api: &Api, token: &str, session: &str) -> Result<Seen, Error> {
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Stream `tag` sends the question tagged `[stream tag]`, so that the mock
+/// can tell the streams apart.
+async fn one_stream(api: &Api, token: &str, session: &str, tag: usize) -> Result<Seen, Error> {
     let started = Instant::now();
+    let sent_at_us = now_us();
     let response = api
         .http
         .post(format!("{}/sessions/{session}/messages/stream", api.base))
         .bearer_auth(token)
-        .json(&json!({"content": QUESTION}))
+        .json(&json!({"content": format!("{QUESTION} [stream {tag}]")}))
         .send()
         .await?;
     if !response.status().is_success() {
@@ -313,6 +333,8 @@ async fn one_stream(api: &Api, token: &str, session: &str) -> Result<Seen, Error
     let mut body = response.bytes_stream();
     let mut buf = String::new();
     let mut seen = Seen {
+        sent_at_us,
+        first_delta_at_us: None,
         first_delta: None,
         total: Duration::ZERO,
         text: String::new(),
@@ -333,7 +355,10 @@ async fn one_stream(api: &Api, token: &str, session: &str) -> Result<Seen, Error
             }
             match name {
                 "delta" => {
-                    seen.first_delta.get_or_insert_with(|| started.elapsed());
+                    if seen.first_delta.is_none() {
+                        seen.first_delta = Some(started.elapsed());
+                        seen.first_delta_at_us = Some(now_us());
+                    }
                     let delta: Value = serde_json::from_str(data)?;
                     seen.text.push_str(delta["content"].as_str().unwrap_or(""));
                 }
@@ -373,23 +398,30 @@ async fn streams(args: StreamArgs) -> Result<(), Error> {
     let tasks: Vec<_> = pairs
         .iter()
         .cloned()
-        .map(|(token, session)| {
+        .enumerate()
+        .map(|(tag, (token, session))| {
             let api = Arc::clone(&api);
             let gate = Arc::clone(&gate);
             tokio::spawn(async move {
                 let _permit = gate.acquire().await;
-                one_stream(&api, &token, &session).await
+                one_stream(&api, &token, &session, tag)
+                    .await
+                    .map(|s| (tag, s))
             })
         })
         .collect();
+    let mut times = HashMap::new();
     let mut first = Vec::new();
     let mut total = Vec::new();
     let (mut complete, mut errors) = (0usize, 0usize);
     for task in tasks {
         match task.await {
-            Ok(Ok(seen)) => {
+            Ok(Ok((tag, seen))) => {
                 if seen.finished && seen.text == expected {
                     complete += 1;
+                }
+                if let Some(at) = seen.first_delta_at_us {
+                    times.insert(tag.to_string(), (seen.sent_at_us, at));
                 }
                 first.extend(seen.first_delta);
                 total.push(seen.total);
@@ -431,13 +463,18 @@ async fn streams(args: StreamArgs) -> Result<(), Error> {
         .collect()
         .await;
     let stored = stored.into_iter().filter(|ok| *ok).count();
+    let (reach, relay) = match &args.mock {
+        Some(mock) => against_upstream(&api, mock, &times).await?,
+        None => (Vec::new(), Vec::new()),
+    };
     first.sort();
     total.sort();
     // One machine-readable line for bench/run.sh.
     println!(
         "STREAMS count={} complete={complete} stored={stored} errors={errors} \
          first_p50_ms={:.1} first_p99_ms={:.1} upstream_first_ms={} \
-         total_p50_ms={:.1} total_p99_ms={:.1} elapsed_s={:.2}",
+         total_p50_ms={:.1} total_p99_ms={:.1} elapsed_s={:.2} \
+         timed={} reach_p50_ms={:.1} reach_p99_ms={:.1} relay_p50_ms={:.1} relay_p99_ms={:.1}",
         pairs.len(),
         percentile(&first, 50.0),
         percentile(&first, 99.0),
@@ -445,6 +482,42 @@ async fn streams(args: StreamArgs) -> Result<(), Error> {
         percentile(&total, 50.0),
         percentile(&total, 99.0),
         elapsed.as_secs_f64(),
+        relay.len(),
+        percentile(&reach, 50.0),
+        percentile(&reach, 99.0),
+        percentile(&relay, 50.0),
+        percentile(&relay, 99.0),
     );
     Ok(())
+}
+
+/// Each stream against the mock's timeline, sorted: how long its request
+/// took to reach the upstream (sent → received there), and how long the
+/// upstream's first piece took to reach the client as a `delta` (sent by the
+/// upstream → read here). `times`: tag → (sent, first delta read), µs.
+async fn against_upstream(
+    api: &Api,
+    mock: &str,
+    times: &HashMap<String, (u64, u64)>,
+) -> Result<(Vec<Duration>, Vec<Duration>), Error> {
+    let timeline: HashMap<String, (u64, Option<u64>)> = api
+        .http
+        .get(format!("{}/timeline", mock.trim_end_matches('/')))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let (mut reach, mut relay) = (Vec::new(), Vec::new());
+    for (tag, (sent, first_read)) in times {
+        if let Some((received, Some(first_sent))) = timeline.get(tag) {
+            reach.push(Duration::from_micros(received.saturating_sub(*sent)));
+            relay.push(Duration::from_micros(
+                first_read.saturating_sub(*first_sent),
+            ));
+        }
+    }
+    reach.sort();
+    relay.sort();
+    Ok((reach, relay))
 }

@@ -12,8 +12,16 @@
 //!
 //! Prints `listening on http://127.0.0.1:<port>/v1` once it accepts
 //! connections (the base URL to give the service as `OPENAI_BASE_URL`).
+//!
+//! A streamed request whose last user message holds a tag `[stream N]` is
+//! timed: `GET /v1/timeline` answers `{"N": [received_us, first_piece_us]}`,
+//! when the request arrived and when its first piece was handed to the
+//! connection, in microseconds since the Unix epoch (the benchmark's client,
+//! on the same machine, compares them with its own clock).
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpResponse, HttpServer};
@@ -81,7 +89,40 @@ fn end_of_stream() -> Bytes {
     Bytes::from(out)
 }
 
-async fn chat_completions(args: web::Data<Args>, body: web::Json<Value>) -> HttpResponse {
+/// Tagged streams: tag → (request received, first piece sent), µs since the epoch.
+type Timeline = Arc<Mutex<HashMap<String, (u64, Option<u64>)>>>;
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// `N` of the last user message's `[stream N]`, if it has one.
+fn stream_tag(body: &Value) -> Option<String> {
+    let messages = body.get("messages")?.as_array()?;
+    let last = messages.iter().rev().find(|m| m["role"] == "user")?;
+    let content = last["content"].as_str()?;
+    let start = content.rfind("[stream ")? + "[stream ".len();
+    let len = content[start..].find(']')?;
+    Some(content[start..start + len].to_owned())
+}
+
+async fn timeline_handler(timeline: web::Data<Timeline>) -> HttpResponse {
+    let entries = timeline.lock().map(|t| t.clone()).unwrap_or_default();
+    let body: serde_json::Map<String, Value> = entries
+        .into_iter()
+        .map(|(tag, (received, first))| (tag, json!([received, first])))
+        .collect();
+    HttpResponse::Ok().json(body)
+}
+
+async fn chat_completions(
+    args: web::Data<Args>,
+    timeline: web::Data<Timeline>,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    let received = now_us();
     let streamed = body.get("stream").and_then(Value::as_bool) == Some(true);
     if !streamed {
         if args.delay_ms > 0 {
@@ -92,21 +133,34 @@ async fn chat_completions(args: web::Data<Args>, body: web::Json<Value>) -> Http
     let pieces = args.pieces;
     let first = Duration::from_millis(args.first_ms);
     let interval = Duration::from_millis(args.interval_ms);
+    let tag = stream_tag(&body);
+    if let (Some(tag), Ok(mut t)) = (&tag, timeline.lock()) {
+        t.insert(tag.clone(), (received, None));
+    }
+    let timeline = timeline.into_inner();
     // State: how many pieces were sent; `pieces + 1` means the end was sent.
-    let body = stream::unfold(0usize, move |sent| async move {
-        if sent > pieces {
-            return None;
+    let body = stream::unfold(0usize, move |sent| {
+        let (tag, timeline) = (tag.clone(), Arc::clone(&timeline));
+        async move {
+            if sent > pieces {
+                return None;
+            }
+            if sent == pieces {
+                return Some((Ok::<_, actix_web::Error>(end_of_stream()), sent + 1));
+            }
+            tokio::time::sleep(if sent == 0 { first } else { interval }).await;
+            let delta = if sent == 0 {
+                if let (Some(tag), Ok(mut t)) = (&tag, timeline.lock()) {
+                    if let Some(entry) = t.get_mut(tag) {
+                        entry.1 = Some(now_us());
+                    }
+                }
+                json!({"role": "assistant", "content": format!("w{} ", sent + 1)})
+            } else {
+                json!({"content": format!("w{} ", sent + 1)})
+            };
+            Some((Ok(chunk(delta, None)), sent + 1))
         }
-        if sent == pieces {
-            return Some((Ok::<_, actix_web::Error>(end_of_stream()), sent + 1));
-        }
-        tokio::time::sleep(if sent == 0 { first } else { interval }).await;
-        let delta = if sent == 0 {
-            json!({"role": "assistant", "content": format!("w{} ", sent + 1)})
-        } else {
-            json!({"content": format!("w{} ", sent + 1)})
-        };
-        Some((Ok(chunk(delta, None)), sent + 1))
     });
     HttpResponse::Ok()
         .content_type("text/event-stream")
@@ -120,9 +174,12 @@ async fn main() -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
     let workers = args.workers.max(1);
     let data = web::Data::new(args);
+    let timeline = web::Data::new(Timeline::default());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(timeline.clone())
+            .route("/v1/timeline", web::get().to(timeline_handler))
             .app_data(web::JsonConfig::default().limit(4 * 1024 * 1024))
             .route("/v1/chat/completions", web::post().to(chat_completions))
     })
