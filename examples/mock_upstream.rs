@@ -170,8 +170,7 @@ async fn chat_completions(
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let listener = std::net::TcpListener::bind(("127.0.0.1", args.port))?;
-    let port = listener.local_addr()?.port();
+    let port = args.port;
     let workers = args.workers.max(1);
     let data = web::Data::new(args);
     let timeline = web::Data::new(Timeline::default());
@@ -184,10 +183,14 @@ async fn main() -> std::io::Result<()> {
             .route("/v1/chat/completions", web::post().to(chat_completions))
     })
     .workers(workers)
+    // Set before `bind`, which is where it takes effect (a listener made
+    // by `std` has an accept queue of 128: a burst of connections from the
+    // service would have had SYNs dropped and retried a second later).
     .backlog(4096)
     .max_connections(100_000)
-    .listen(listener)?
-    .run();
+    .bind(("127.0.0.1", port))?;
+    let port = server.addrs().first().map_or(port, |a| a.port());
+    let server = server.run();
     println!("listening on http://127.0.0.1:{port}/v1");
     server.await
 }
