@@ -90,7 +90,7 @@ fn end_of_stream() -> Bytes {
 }
 
 /// Tagged streams: tag → (request received, first piece sent), µs since the epoch.
-type Timeline = Arc<Mutex<HashMap<String, (u64, Option<u64>)>>>;
+type Timeline = Mutex<HashMap<String, (u64, Option<u64>)>>;
 
 fn now_us() -> u64 {
     SystemTime::now()
